@@ -1,0 +1,70 @@
+/**
+ * Every error hermes expects to happen is a HermesError: a full-sentence message saying what
+ * went wrong, and a hint saying how to fix it. The CLI's single top-level handler prints those
+ * without a stack trace; anything else is a bug and is shown with one under --debug.
+ */
+export class HermesError extends Error {
+  override name = 'HermesError';
+  /** How to fix it, one sentence; printed on its own line. */
+  readonly hint?: string;
+  /** Process exit code the CLI uses: 1 for failures, 2 for usage errors. */
+  readonly exitCode: number = 1;
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.hint = options.hint;
+  }
+}
+
+/** The user asked for something malformed: a bad flag value, missing input. Exit code 2. */
+export class UsageError extends HermesError {
+  override name = 'UsageError';
+  override readonly exitCode = 2;
+}
+
+/** A message or frame exceeds an AWS limit. */
+export class LimitError extends HermesError {
+  override name = 'LimitError';
+  constructor(
+    readonly limitName: string,
+    readonly limitBytes: number,
+    readonly actualBytes: number,
+    hint?: string,
+  ) {
+    super(
+      `${limitName}: the message is ${actualBytes} bytes, ${actualBytes - limitBytes} bytes over the limit of ${limitBytes} bytes.`,
+      { hint },
+    );
+  }
+}
+
+/** A message taken from the queue does not have the shape hermes documents. Never retried. */
+export class MalformedMessageError extends HermesError {
+  override name = 'MalformedMessageError';
+}
+
+/** Why a token is refused. `reason` is stable and machine-readable. */
+export type TokenRefusal =
+  | 'malformed'
+  | 'algorithm'
+  | 'signature'
+  | 'expired'
+  | 'claims'
+  | 'revoked'
+  | 'secret-mismatch'
+  | 'room-mismatch'
+  | 'user-mismatch';
+
+export class TokenRefusedError extends HermesError {
+  override name = 'TokenRefusedError';
+  constructor(
+    readonly reason: TokenRefusal,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** No local stack is running where one was expected. */
+export class StackNotRunningError extends HermesError {
+  override name = 'StackNotRunningError';
+}

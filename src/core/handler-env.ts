@@ -1,0 +1,67 @@
+/**
+ * The contract between a Lambda bundle and whoever runs it. On AWS the values come from the
+ * function's environment variables (set by `hermes deploy`); the local stack passes the same
+ * variables to `createHandler(env)` so that several stacks can run in one process.
+ */
+import { resourceNames } from './names.js';
+import { DEFAULT_REGION } from './config.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface HandlerSettings {
+  stage: string;
+  region: string;
+  connectionsTable: string;
+  tokensTable: string;
+  queueUrl?: string;
+  /** HS512 key for the tokens; only the authorizer and token issuers need it. */
+  jwtSecret?: string;
+  /** `@connections` endpoint incl. stage; when absent it is derived from the WebSocket event. */
+  managementEndpoint?: string;
+  dynamodbEndpoint?: string;
+  sqsEndpoint?: string;
+  /** How many PostToConnection calls run at once during a fan-out. */
+  fanoutConcurrency: number;
+  /** Rooms larger than this are split into shards re-enqueued for parallel delivery (0 = never). */
+  shardSize: number;
+}
+
+export const ENV = {
+  stage: 'HERMES_STAGE',
+  connectionsTable: 'HERMES_CONNECTIONS_TABLE',
+  tokensTable: 'HERMES_TOKENS_TABLE',
+  queueUrl: 'HERMES_QUEUE_URL',
+  jwtSecret: 'HERMES_JWT_SECRET',
+  managementEndpoint: 'HERMES_MANAGEMENT_ENDPOINT',
+  fanoutConcurrency: 'HERMES_FANOUT_CONCURRENCY',
+  shardSize: 'HERMES_SHARD_SIZE',
+} as const;
+
+export const DEFAULT_FANOUT_CONCURRENCY = 32;
+export const DEFAULT_SHARD_SIZE = 2000;
+
+function positiveInt(env: Env, name: string, fallback: number, min = 1): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number >= ${min}, got "${raw}"`);
+  return n;
+}
+
+export function handlerSettings(env: Env): HandlerSettings {
+  const stage = env[ENV.stage] || 'local';
+  const names = resourceNames(stage);
+  return {
+    stage,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || DEFAULT_REGION,
+    connectionsTable: env[ENV.connectionsTable] || names.connectionsTable,
+    tokensTable: env[ENV.tokensTable] || names.tokensTable,
+    queueUrl: env[ENV.queueUrl] || undefined,
+    jwtSecret: env[ENV.jwtSecret] || undefined,
+    managementEndpoint: env[ENV.managementEndpoint] || undefined,
+    dynamodbEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL || undefined,
+    sqsEndpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
+    fanoutConcurrency: positiveInt(env, ENV.fanoutConcurrency, DEFAULT_FANOUT_CONCURRENCY),
+    shardSize: positiveInt(env, ENV.shardSize, DEFAULT_SHARD_SIZE, 0),
+  };
+}
