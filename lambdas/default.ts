@@ -1,0 +1,38 @@
+/** `$default`: an unknown action or a non-JSON frame gets an error frame, to the sender only. */
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { handlerSettings, type Env } from '../src/core/handler-env.js';
+import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
+import type { ErrorFrame, WebSocketEvent } from '../src/core/ws-event.js';
+
+export function errorFrameFor(body: string | undefined): ErrorFrame {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? '');
+  } catch {
+    return { error: 'invalid_json', message: 'The message is not JSON. Send {"action":"sendMessage","data":...}.' };
+  }
+  const action = (parsed as { action?: unknown })?.action;
+  if (action === undefined) return { error: 'missing_action', message: 'The message has no "action". Send {"action":"sendMessage","data":...}.' };
+  const shown = typeof action === 'string' ? action.slice(0, 64) : JSON.stringify(action).slice(0, 64);
+  return { error: 'unknown_action', message: `Unknown action "${shown}". The only action is "sendMessage".` };
+}
+
+export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
+  const deps = handlerDeps(handlerSettings(env), overrides);
+  return async (event: WebSocketEvent): Promise<APIGatewayProxyResult> => {
+    const management = await deps.management(managementEndpointFor(deps.settings, event.requestContext));
+    const frame = errorFrameFor(event.body);
+    try {
+      await management.send(
+        new PostToConnectionCommand({ ConnectionId: event.requestContext.connectionId, Data: Buffer.from(JSON.stringify(frame)) }),
+      );
+    } catch (err) {
+      deps.logger.warn(JSON.stringify({ level: 'warn', msg: 'could not answer the sender', error: (err as Error).name }));
+    }
+    return { statusCode: 400, body: frame.error };
+  };
+}
+
+let cached: ReturnType<typeof createHandler> | undefined;
+export const handler = (event: WebSocketEvent) => (cached ??= createHandler(process.env))(event);

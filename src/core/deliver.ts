@@ -1,0 +1,61 @@
+/**
+ * Deliver one message to its room: the single code path behind the queue trigger and the
+ * `sendMessage` route. The frame is serialised once per message, not once per connection.
+ * A room larger than `shardSize` is split into shards that are put back on the queue, so
+ * several send-message invocations deliver it in parallel.
+ */
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { buildFrame, encodeFrame, SQS_MESSAGE_LIMIT, type QueueMessage } from './envelope.js';
+import { fanOut, type FanoutDeps, type FanoutResult } from './fanout.js';
+import { listRoomConnectionIds } from './connections.js';
+import { publish } from './publish.js';
+
+export interface DeliverDeps extends FanoutDeps {
+  sqs?: Pick<SQSClient, 'send'>;
+  queueUrl?: string;
+  /** 0 disables sharding. */
+  shardSize?: number;
+}
+
+export interface DeliverResult extends FanoutResult {
+  frameId: string;
+  /** How many shard messages were enqueued instead of delivering directly (0 if none). */
+  shards: number;
+}
+
+export async function deliverMessage(deps: DeliverDeps, msg: QueueMessage, frameId: string): Promise<DeliverResult> {
+  const frame = buildFrame({ ...msg, id: frameId });
+  const payload = encodeFrame(frame);
+  if (msg.shard) {
+    const r = await fanOut(deps, { roomId: msg.room_id, connectionIds: msg.shard.connection_ids, payload });
+    return { ...r, frameId, shards: 0 };
+  }
+  const shardSize = deps.shardSize ?? 0;
+  if (shardSize > 0 && deps.sqs && deps.queueUrl) {
+    const ids = await listRoomConnectionIds(deps, msg.room_id);
+    if (ids.length > shardSize) {
+      const shards = splitShards(msg, frameId, ids, shardSize);
+      const res = await publish({ sqs: deps.sqs, queueUrl: deps.queueUrl }, shards);
+      if (res.failed.length) {
+        throw new Error(`Could not enqueue ${res.failed.length} of ${shards.length} shards of room ${msg.room_id}: ${res.failed[0].message}`);
+      }
+      return { delivered: 0, pruned: 0, failed: 0, failures: [], frameId, shards: shards.length };
+    }
+    const r = await fanOut(deps, { roomId: msg.room_id, connectionIds: ids, payload });
+    return { ...r, frameId, shards: 0 };
+  }
+  const r = await fanOut(deps, { roomId: msg.room_id, payload });
+  return { ...r, frameId, shards: 0 };
+}
+
+/** Shards of at most `size` ids, each small enough for one SQS message. */
+export function splitShards(msg: QueueMessage, frameId: string, ids: string[], size: number): QueueMessage[] {
+  const base = Buffer.byteLength(JSON.stringify({ ...msg, id: frameId, shard: { connection_ids: [], index: 0, of: 0 } }));
+  const perId = 24; // a 16-char id, its quotes and comma, with room to spare
+  const fit = Math.max(1, Math.floor((SQS_MESSAGE_LIMIT - base - 64) / perId));
+  const step = Math.min(size, fit);
+  const out: QueueMessage[] = [];
+  for (let i = 0; i < ids.length; i += step) out.push({ ...msg, id: frameId, shard: { connection_ids: ids.slice(i, i + step), index: 0, of: 0 } });
+  out.forEach((m, i) => (m.shard = { ...m.shard!, index: i, of: out.length }));
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * The message envelope: what a backend puts on the queue, and the frame each connection gets.
+ *   queue body: {"room_id": "...", "user_id": "...", "data": <any JSON>, "id"?: "..."}
+ *   frame:      {"id", "room_id", "user_id", "data", "sent_at"}
+ */
+import { randomUUID } from 'node:crypto';
+import { LimitError, MalformedMessageError } from './errors.js';
+
+/** API Gateway WebSocket: one message (and one @connections POST) is at most 128 KB. */
+export const APIGW_MESSAGE_LIMIT = 128 * 1024;
+/** SQS: one message, and one SendMessageBatch request, is at most 256 KB. */
+export const SQS_MESSAGE_LIMIT = 256 * 1024;
+
+export interface QueueMessage {
+  id?: string;
+  room_id: string;
+  user_id?: string;
+  data: unknown;
+  /** Set when a large room's delivery was split: the shard of connection ids to deliver to. */
+  shard?: { connection_ids: string[]; index: number; of: number };
+}
+
+export interface Frame {
+  id: string;
+  room_id: string;
+  user_id: string | null;
+  data: unknown;
+  sent_at: string;
+}
+
+const ROOM_MAX = 256;
+
+/** Validate a room id (used for flags, tokens and queue messages alike). Returns the problem, if any. */
+export function roomProblem(room: unknown): string | undefined {
+  if (typeof room !== 'string' || room.length === 0) return 'must be a non-empty string';
+  if (room.length > ROOM_MAX) return `must be at most ${ROOM_MAX} characters`;
+  if (room.trim() !== room) return 'must not start or end with white space';
+  return undefined;
+}
+
+/** Parse and validate a queue message body. Throws MalformedMessageError (never retried). */
+export function parseQueueMessage(body: string): QueueMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new MalformedMessageError(`The queue message is not JSON: ${truncate(body, 80)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new MalformedMessageError('The queue message must be a JSON object with room_id and data.');
+  }
+  const m = parsed as Record<string, unknown>;
+  const problem = roomProblem(m.room_id);
+  if (problem) throw new MalformedMessageError(`The queue message's room_id ${problem}.`);
+  if (!('data' in m)) throw new MalformedMessageError('The queue message has no "data" field.');
+  if (m.user_id !== undefined && m.user_id !== null && typeof m.user_id !== 'string') {
+    throw new MalformedMessageError('The queue message\'s user_id must be a string when present.');
+  }
+  if (m.id !== undefined && (typeof m.id !== 'string' || m.id.length === 0 || m.id.length > 128)) {
+    throw new MalformedMessageError('The queue message\'s id must be a string of 1-128 characters when present.');
+  }
+  const msg: QueueMessage = { room_id: m.room_id as string, data: m.data };
+  if (typeof m.user_id === 'string') msg.user_id = m.user_id;
+  if (typeof m.id === 'string') msg.id = m.id;
+  if (m.shard !== undefined) msg.shard = parseShard(m.shard);
+  return msg;
+}
+
+function parseShard(s: unknown): QueueMessage['shard'] {
+  const o = s as Record<string, unknown>;
+  if (
+    typeof o !== 'object' || o === null || !Array.isArray(o.connection_ids) ||
+    !o.connection_ids.every((c) => typeof c === 'string') || typeof o.index !== 'number' || typeof o.of !== 'number'
+  ) {
+    throw new MalformedMessageError('The queue message\'s shard must be {connection_ids: string[], index, of}.');
+  }
+  return { connection_ids: o.connection_ids as string[], index: o.index, of: o.of };
+}
+
+export function buildFrame(msg: Pick<QueueMessage, 'id' | 'room_id' | 'user_id' | 'data'>, now = new Date()): Frame {
+  return {
+    id: msg.id ?? randomUUID(),
+    room_id: msg.room_id,
+    user_id: msg.user_id ?? null,
+    data: msg.data,
+    sent_at: now.toISOString(),
+  };
+}
+
+/** Serialise a frame once and check it fits API Gateway's message limit. */
+export function encodeFrame(frame: Frame): Buffer {
+  const bytes = Buffer.from(JSON.stringify(frame), 'utf8');
+  if (bytes.length > APIGW_MESSAGE_LIMIT) {
+    throw new LimitError(
+      'API Gateway WebSocket message limit (128 KB)',
+      APIGW_MESSAGE_LIMIT,
+      bytes.length,
+      'Send a smaller "data" payload, or send a reference (a URL or key) and let clients fetch the content.',
+    );
+  }
+  return bytes;
+}
+
+/** Build the queue body for a message and check both limits before anything is sent. */
+export function encodeQueueMessage(msg: QueueMessage): string {
+  const body = JSON.stringify(msg);
+  const bytes = Buffer.byteLength(body, 'utf8');
+  if (bytes > SQS_MESSAGE_LIMIT) {
+    throw new LimitError('SQS message limit (256 KB)', SQS_MESSAGE_LIMIT, bytes, 'Send a smaller "data" payload.');
+  }
+  // The frame adds sent_at and maybe an id; check what clients will finally receive.
+  encodeFrame(buildFrame({ ...msg, id: msg.id ?? '00000000-0000-0000-0000-000000000000' }));
+  return body;
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}

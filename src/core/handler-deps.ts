@@ -1,0 +1,62 @@
+/**
+ * Clients a handler needs, built once per handler instance (a warm Lambda container reuses
+ * them across invocations) and only when first used.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { createDocumentClient, createManagementClient, createSqsClient } from './clients.js';
+import type { HandlerSettings } from './handler-env.js';
+
+export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
+
+export interface HandlerDeps {
+  settings: HandlerSettings;
+  logger: Logger;
+  ddb(): Promise<DynamoDBDocumentClient>;
+  sqs(): Promise<SQSClient>;
+  /** The management client for an endpoint; one per endpoint, cached. */
+  management(endpoint: string): Promise<ApiGatewayManagementApiClient>;
+}
+
+export interface HandlerOverrides {
+  logger?: Logger;
+  ddb?: DynamoDBDocumentClient;
+  sqs?: SQSClient;
+  management?: (endpoint: string) => ApiGatewayManagementApiClient;
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= make().catch((err) => ((p = undefined), Promise.reject(err))));
+}
+
+export function handlerDeps(settings: HandlerSettings, overrides: HandlerOverrides = {}): HandlerDeps {
+  const managementClients = new Map<string, Promise<ApiGatewayManagementApiClient>>();
+  return {
+    settings,
+    logger: overrides.logger ?? console,
+    ddb: once(async () => overrides.ddb ?? createDocumentClient({ region: settings.region, endpoint: settings.dynamodbEndpoint })),
+    sqs: once(async () => overrides.sqs ?? createSqsClient({ region: settings.region, endpoint: settings.sqsEndpoint })),
+    management(endpoint) {
+      let c = managementClients.get(endpoint);
+      if (!c) {
+        c = overrides.management
+          ? Promise.resolve(overrides.management(endpoint))
+          : createManagementClient({ region: settings.region, endpoint, maxSockets: settings.fanoutConcurrency * 2 });
+        managementClients.set(endpoint, c);
+      }
+      return c;
+    },
+  };
+}
+
+/** The management endpoint for a WebSocket event: configured, or derived as AWS documents it. */
+export function managementEndpointFor(
+  settings: HandlerSettings,
+  requestContext?: { domainName?: string; stage?: string },
+): string {
+  if (settings.managementEndpoint) return settings.managementEndpoint;
+  if (requestContext?.domainName && requestContext.stage) return `https://${requestContext.domainName}/${requestContext.stage}`;
+  throw new Error('HERMES_MANAGEMENT_ENDPOINT is not set and the event carries no domainName/stage to derive it from.');
+}

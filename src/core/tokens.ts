@@ -1,0 +1,222 @@
+/**
+ * Tokens: a JWT (HS512) carrying user_id, room_id, a fresh random secret `token`, jti, iat, exp.
+ * The tokens table keeps the bcrypt hash of the secret under (user_id, token_id = jti), so a
+ * token can be revoked one by one, per user, or per user and room, and a leaked signing key
+ * alone is not enough to connect.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors, decodeJwt, decodeProtectedHeader } from 'jose';
+import bcrypt from 'bcryptjs';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TokenRefusedError, UsageError } from './errors.js';
+import { roomProblem } from './envelope.js';
+import { DEFAULT_BCRYPT_COST } from './config.js';
+
+export const TOKEN_ALGORITHM = 'HS512';
+export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+/** API Gateway closes every socket after 2 h; tokens live longer only for reconnects. Cap at 30 days. */
+export const MAX_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+
+export interface TokenStoreDeps {
+  ddb: DynamoDBDocumentClient;
+  table: string;
+}
+
+export interface TokenClaims {
+  user_id: string;
+  room_id: string;
+  token: string;
+  jti: string;
+  iat: number;
+  exp: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  tokenId: string;
+  userId: string;
+  roomId: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface TokenRow {
+  user_id: string;
+  token_id: string;
+  room_id: string;
+  hash: string;
+  issued_at: number;
+  expires_at: number;
+}
+
+function keyOf(secret: string): Uint8Array {
+  if (!secret) throw new UsageError('No JWT secret is configured.', { hint: 'Start `hermes dev`, or set HERMES_JWT_SECRET.' });
+  return new TextEncoder().encode(secret);
+}
+
+/** A new random signing key for a stage: 512 bits, the HS512 block size. */
+export function generateJwtSecret(): string {
+  return randomBytes(64).toString('base64url');
+}
+
+export function userProblem(user: unknown): string | undefined {
+  if (typeof user !== 'string' || user.length === 0) return 'must be a non-empty string';
+  if (user.length > 256) return 'must be at most 256 characters';
+  return undefined;
+}
+
+export async function issueToken(
+  deps: TokenStoreDeps & { secret: string; bcryptCost?: number; now?: () => number },
+  input: { userId: string; roomId: string; ttlSeconds?: number },
+): Promise<IssuedToken> {
+  const up = userProblem(input.userId);
+  if (up) throw new UsageError(`Invalid user id: it ${up}.`, { hint: 'Pass --user with the id of the user the token is for.' });
+  const rp = roomProblem(input.roomId);
+  if (rp) throw new UsageError(`Invalid room id: it ${rp}.`, { hint: 'Pass --room with the room the token may join.' });
+  const ttl = input.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) {
+    throw new UsageError(`Invalid token lifetime: ${ttl} seconds. Must be between 1 second and 30 days.`, {
+      hint: 'Use --ttl with a value such as 15m, 1h or 7d.',
+    });
+  }
+  const nowSec = Math.floor((deps.now?.() ?? Date.now()) / 1000);
+  const secret = randomBytes(32).toString('base64url'); // 256 bits, fresh for every token
+  const jti = randomUUID();
+  const exp = nowSec + ttl;
+  const token = await new SignJWT({ user_id: input.userId, room_id: input.roomId, token: secret })
+    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'JWT' })
+    .setJti(jti)
+    .setIssuedAt(nowSec)
+    .setExpirationTime(exp)
+    .sign(keyOf(deps.secret));
+  const hash = await bcrypt.hash(secret, deps.bcryptCost ?? DEFAULT_BCRYPT_COST);
+  const row: TokenRow = { user_id: input.userId, token_id: jti, room_id: input.roomId, hash, issued_at: nowSec, expires_at: exp };
+  await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: row }));
+  return { token, tokenId: jti, userId: input.userId, roomId: input.roomId, issuedAt: nowSec, expiresAt: exp };
+}
+
+/** Check signature, algorithm and expiry only. Throws TokenRefusedError with the reason. */
+export async function verifyTokenSignature(token: string, secret: string, now?: number): Promise<TokenClaims> {
+  if (typeof token !== 'string' || token.split('.').length !== 3) {
+    throw new TokenRefusedError('malformed', 'The token is not a JWT (expected three dot-separated parts).');
+  }
+  let header: { alg?: string };
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new TokenRefusedError('malformed', 'The token header is not valid base64url JSON.');
+  }
+  if (header.alg !== TOKEN_ALGORITHM) {
+    throw new TokenRefusedError('algorithm', `The token is signed with ${header.alg ?? 'no algorithm'}; only ${TOKEN_ALGORITHM} is accepted.`);
+  }
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, keyOf(secret), {
+      algorithms: [TOKEN_ALGORITHM],
+      ...(now !== undefined ? { currentDate: new Date(now * 1000) } : {}),
+    }));
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) {
+      throw new TokenRefusedError('expired', `The token expired at ${new Date(Number(decodeJwt(token).exp) * 1000).toISOString()}.`);
+    }
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
+      throw new TokenRefusedError('signature', 'The token signature does not match this stage\'s secret (tampered, or signed for another stage).');
+    }
+    if (err instanceof joseErrors.JOSEAlgNotAllowed) {
+      throw new TokenRefusedError('algorithm', `Only ${TOKEN_ALGORITHM} tokens are accepted.`);
+    }
+    if (err instanceof joseErrors.JWTClaimValidationFailed) {
+      throw new TokenRefusedError('claims', `The token's ${err.claim} claim is invalid: ${err.reason}.`);
+    }
+    throw new TokenRefusedError('malformed', 'The token could not be decoded.');
+  }
+  for (const claim of ['user_id', 'room_id', 'token', 'jti'] as const) {
+    if (typeof payload[claim] !== 'string' || payload[claim] === '') {
+      throw new TokenRefusedError('claims', `The token has no ${claim} claim.`);
+    }
+  }
+  if (typeof payload.exp !== 'number') throw new TokenRefusedError('claims', 'The token has no exp claim.');
+  return payload as unknown as TokenClaims;
+}
+
+/**
+ * Full verification as the authorizer does it: signature, then the stored row (revocation),
+ * then the bcrypt check of the secret, then room and user against the row.
+ */
+export async function verifyToken(
+  deps: TokenStoreDeps & { secret: string; now?: () => number },
+  token: string,
+): Promise<TokenClaims> {
+  const nowSec = Math.floor((deps.now?.() ?? Date.now()) / 1000);
+  const claims = await verifyTokenSignature(token, deps.secret, nowSec);
+  const { Item } = await deps.ddb.send(
+    new GetCommand({ TableName: deps.table, Key: { user_id: claims.user_id, token_id: claims.jti }, ConsistentRead: true }),
+  );
+  const row = Item as TokenRow | undefined;
+  // DynamoDB TTL deletion lags by up to days: an expired row is treated as gone.
+  if (!row || row.expires_at <= nowSec) {
+    throw new TokenRefusedError('revoked', `Token ${claims.jti} of user ${claims.user_id} has been revoked or does not exist.`);
+  }
+  if (row.user_id !== claims.user_id) throw new TokenRefusedError('user-mismatch', 'The token\'s user does not match its record.');
+  if (row.room_id !== claims.room_id) {
+    throw new TokenRefusedError('room-mismatch', `The token claims room "${claims.room_id}" but was issued for another room.`);
+  }
+  if (!(await bcrypt.compare(claims.token, row.hash))) {
+    throw new TokenRefusedError('secret-mismatch', 'The token\'s secret does not match the stored hash.');
+  }
+  return claims;
+}
+
+export async function revokeToken(deps: TokenStoreDeps, userId: string, tokenId: string): Promise<boolean> {
+  const res = await deps.ddb.send(
+    new DeleteCommand({ TableName: deps.table, Key: { user_id: userId, token_id: tokenId }, ReturnValues: 'ALL_OLD' }),
+  );
+  return res.Attributes !== undefined;
+}
+
+/** Revoke all of a user's tokens, or only those for one room. Returns the revoked token ids. */
+export async function revokeUserTokens(deps: TokenStoreDeps, userId: string, roomId?: string): Promise<string[]> {
+  const rows = await listTokens(deps, { userId, includeExpired: true });
+  const ids = rows.filter((r) => roomId === undefined || r.room_id === roomId).map((r) => r.token_id);
+  for (let i = 0; i < ids.length; i += 25) {
+    let requests: Record<string, unknown[]> | undefined = {
+      [deps.table]: ids.slice(i, i + 25).map((id) => ({ DeleteRequest: { Key: { user_id: userId, token_id: id } } })),
+    };
+    for (let attempt = 0; requests && Object.keys(requests).length > 0; attempt++) {
+      if (attempt > 8) throw new Error('DynamoDB kept returning unprocessed deletes while revoking tokens.');
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      const res = await deps.ddb.send(new BatchWriteCommand({ RequestItems: requests as never }));
+      requests = res.UnprocessedItems as Record<string, unknown[]> | undefined;
+    }
+  }
+  return ids;
+}
+
+/** Token rows (never the hashes) for a user, or for everyone when no user is given. */
+export async function listTokens(
+  deps: TokenStoreDeps,
+  opts: { userId?: string; includeExpired?: boolean; now?: () => number } = {},
+): Promise<Array<Omit<TokenRow, 'hash'>>> {
+  const nowSec = Math.floor((opts.now?.() ?? Date.now()) / 1000);
+  const out: Array<Omit<TokenRow, 'hash'>> = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const common = {
+      TableName: deps.table,
+      ProjectionExpression: 'user_id, token_id, room_id, issued_at, expires_at',
+      ExclusiveStartKey,
+    };
+    const res = opts.userId
+      ? await deps.ddb.send(
+          new QueryCommand({ ...common, KeyConditionExpression: 'user_id = :u', ExpressionAttributeValues: { ':u': opts.userId } }),
+        )
+      : await deps.ddb.send(new ScanCommand(common));
+    for (const item of res.Items ?? []) {
+      const row = item as Omit<TokenRow, 'hash'>;
+      if (opts.includeExpired || row.expires_at > nowSec) out.push(row);
+    }
+    ExclusiveStartKey = res.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return out;
+}
