@@ -1,0 +1,155 @@
+/**
+ * The one place that builds what a command needs: resolved config, AWS clients (lazily, so a
+ * verb that does not talk to AWS never loads the SDK), output helpers, prompts, and a signal
+ * that fires on Ctrl-C.
+ */
+import pc from 'picocolors';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { resolveConfig, type HermesConfig, type ConfigFlags } from '../core/config.js';
+import { StackNotRunningError, UsageError } from '../core/errors.js';
+
+export interface GlobalOptions extends ConfigFlags {
+  json?: boolean;
+  debug?: boolean;
+  yes?: boolean;
+}
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+  cwd: string;
+  isTTY: boolean;
+}
+
+export interface CliContext {
+  opts: GlobalOptions;
+  io: Io;
+  json: boolean;
+  /** Colour functions; plain strings when NO_COLOR is set, output is not a TTY, or --json. */
+  c: Pick<typeof pc, 'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan' | 'magenta' | 'gray' | 'blue'>;
+  /** A line on stdout (data). */
+  out(line: string): void;
+  /** A line on stderr (human messages, progress). */
+  info(line: string): void;
+  warn(line: string): void;
+  config(): HermesConfig;
+  /** The config with the endpoints of a reachable stack; explains how to start one otherwise. */
+  requireQueue(): { queueUrl: string };
+  ddb(): Promise<DynamoDBDocumentClient>;
+  sqs(): Promise<SQSClient>;
+  management(): Promise<ApiGatewayManagementApiClient>;
+  credentials(): Promise<AwsCredentialIdentityProvider | undefined>;
+  jwtSecret(): Promise<string>;
+  /** Whether someone can answer a prompt. */
+  interactive: boolean;
+  /** Ask for a missing value on a terminal; without one, a usage error naming the flag. */
+  ask(flag: string, message: string, validate?: (v: string) => string | true): Promise<string>;
+  /** Confirm a destructive action: --yes skips it; without a terminal, --yes is required. */
+  confirm(what: string): Promise<void>;
+  signal: AbortSignal;
+}
+
+export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal): CliContext {
+  const colorOn = !opts.json && io.isTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
+  const c = pc.createColors(colorOn);
+  let config: HermesConfig | undefined;
+  const memo = <T>(f: () => Promise<T>) => {
+    let p: Promise<T> | undefined;
+    return () => (p ??= f());
+  };
+  const getConfig = () => (config ??= resolveConfig(opts, io.env, io.cwd));
+  const interactive = Boolean(io.stdin.isTTY) && io.isTTY && !io.env.CI;
+
+  const credentials = memo(async () => {
+    const cfg = getConfig();
+    if (cfg.profile.source === 'flag' || cfg.profile.source === 'file') {
+      const { fromIni } = await import('@aws-sdk/credential-providers');
+      return fromIni({ profile: cfg.profile.value });
+    }
+    return undefined; // the SDK's default chain (env, AWS_PROFILE, SSO, instance role)
+  });
+
+  const stackHint = () => {
+    const cfg = getConfig();
+    return cfg.stage.value === 'local'
+      ? 'Start the local stack in another terminal with `hermes dev`, or pass --stage for a deployed stage.'
+      : `Deploy it with \`hermes deploy --stage ${cfg.stage.value}\`, or check --stage and --state-dir.`;
+  };
+  const need = (value: string | undefined, what: string): string => {
+    if (value) return value;
+    const cfg = getConfig();
+    throw new StackNotRunningError(
+      cfg.stage.value === 'local'
+        ? `No local stack is running (no ${what} recorded in ${cfg.stateDir.value}).`
+        : `Stage "${cfg.stage.value}" has no ${what} recorded: it was never deployed from here.`,
+      { hint: stackHint() },
+    );
+  };
+
+  const ctx: CliContext = {
+    opts,
+    io,
+    json: Boolean(opts.json),
+    c,
+    out: (line) => void io.stdout.write(`${line}\n`),
+    info: (line) => void io.stderr.write(`${line}\n`),
+    warn: (line) => void io.stderr.write(`${c.yellow('warning:')} ${line}\n`),
+    config: getConfig,
+    requireQueue: () => ({ queueUrl: need(getConfig().queueUrl.value, 'queue URL') }),
+    ddb: memo(async () => {
+      const { createDocumentClient } = await import('../core/clients.js');
+      const cfg = getConfig();
+      const endpoint = cfg.endpoints.dynamodb.value;
+      if (cfg.stage.value === 'local') need(endpoint, 'DynamoDB endpoint');
+      return createDocumentClient({ region: cfg.region.value, endpoint, credentials: await credentials() });
+    }),
+    sqs: memo(async () => {
+      const { createSqsClient } = await import('../core/clients.js');
+      const cfg = getConfig();
+      const endpoint = cfg.endpoints.sqs.value;
+      if (cfg.stage.value === 'local') need(endpoint, 'SQS endpoint');
+      return createSqsClient({ region: cfg.region.value, endpoint, credentials: await credentials() });
+    }),
+    management: memo(async () => {
+      const { createManagementClient } = await import('../core/clients.js');
+      const cfg = getConfig();
+      const endpoint = need(cfg.endpoints.management.value, '@connections endpoint');
+      return createManagementClient({ region: cfg.region.value, endpoint, credentials: await credentials() });
+    }),
+    credentials,
+    jwtSecret: memo(async () => {
+      const cfg = getConfig();
+      if (cfg.jwtSecret.value) return cfg.jwtSecret.value;
+      if (cfg.stage.value !== 'local') {
+        const { readDeployedSecret } = await import('./deployed-secret.js');
+        const secret = await readDeployedSecret(ctx);
+        if (secret) return secret;
+      }
+      return need(undefined, 'JWT secret');
+    }),
+    interactive,
+    async ask(flag, message, validate) {
+      if (!interactive) {
+        throw new UsageError(`Missing required option ${flag}.`, { hint: `Pass ${flag} <value>.` });
+      }
+      const { input } = await import('@inquirer/prompts');
+      return input({ message, validate: validate ?? ((v) => (v.trim() ? true : `${flag} must not be empty`)) }, { signal });
+    },
+    async confirm(what) {
+      if (opts.yes) return;
+      if (!interactive) {
+        throw new UsageError(`Refusing to ${what} without confirmation.`, { hint: 'Pass --yes to confirm when no one is at the keyboard.' });
+      }
+      const { confirm } = await import('@inquirer/prompts');
+      const ok = await confirm({ message: `${what}?`, default: false }, { signal });
+      if (!ok) throw new UsageError('Cancelled.', { hint: `Nothing was changed.` });
+    },
+    signal,
+  };
+  return ctx;
+}
