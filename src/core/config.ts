@@ -30,7 +30,7 @@ export interface HermesConfig {
   region: Resolved<string>;
   profile: Resolved<string | undefined>;
   endpointUrl: Resolved<string | undefined>;
-  endpoints: { [K in keyof ServiceEndpoints]: Resolved<string | undefined> };
+  endpoints: { [K in keyof ServiceEndpoints]-?: Resolved<string | undefined> };
   queueUrl: Resolved<string | undefined>;
   dlqUrl: Resolved<string | undefined>;
   jwtSecret: Resolved<string | undefined>;
