@@ -1,4 +1,142 @@
+/**
+ * `hermes dev`: the whole notification system on this machine, no AWS account, no Docker.
+ * Ports default to the ecosystem's usual ones (gateway 3001, DynamoDB 8000, SQS 9324); each
+ * can be set by flag or environment, 0 for any free port.
+ */
 import type { Register } from '../main.js';
-export const register: Register = (program) => {
-  program.command('dev').description('run the whole stack on this machine (not yet written)');
+import type { CliContext } from '../context.js';
+
+interface DevOptions {
+  port?: string;
+  dynamodbPort?: string;
+  sqsPort?: string;
+  host?: string;
+  ephemeral?: boolean;
+  idleTimeout?: string;
+  maxLifetime?: string;
+  batchSize?: string;
+  verbose?: boolean;
+}
+
+function pick(flag: string | undefined, env: string | undefined, fallback: number, name: string, parse: (f: string, v: string) => number): number {
+  if (flag !== undefined) return parse(name, flag);
+  if (env !== undefined && env !== '') return parse(name, env);
+  return fallback;
+}
+
+async function dev(ctx: CliContext, opts: DevOptions) {
+  const { parsePort, parseDuration, parseIntFlag } = await import('../../core/parse.js');
+  const { startLocalStack, DEFAULT_PORTS } = await import('../../local/stack.js');
+  const state = await import('../../local/state.js');
+  const path = await import('node:path');
+  const env = ctx.io.env;
+  const cfg = ctx.config();
+  if (cfg.stage.value !== 'local') {
+    const { UsageError } = await import('../../core/errors.js');
+    throw new UsageError(`hermes dev runs the "local" stage only, not "${cfg.stage.value}".`, {
+      hint: 'Drop --stage (or HERMES_STAGE); to run a second local stack, pass another --state-dir.',
+    });
+  }
+  const ports = {
+    gateway: pick(opts.port, env.HERMES_PORT, DEFAULT_PORTS.gateway, '--port', parsePort),
+    dynamodb: pick(opts.dynamodbPort, env.HERMES_DYNAMODB_PORT, DEFAULT_PORTS.dynamodb, '--dynamodb-port', parsePort),
+    sqs: pick(opts.sqsPort, env.HERMES_SQS_PORT, DEFAULT_PORTS.sqs, '--sqs-port', parsePort),
+  };
+  const host = opts.host ?? env.HERMES_HOST ?? '127.0.0.1';
+  const idleTimeoutMs = opts.idleTimeout ? parseDuration('--idle-timeout', opts.idleTimeout) * 1000 : undefined;
+  const maxLifetimeMs = opts.maxLifetime ? parseDuration('--max-lifetime', opts.maxLifetime) * 1000 : undefined;
+  const batchSize = opts.batchSize ? parseIntFlag('--batch-size', opts.batchSize, 1, 10) : undefined;
+  const stateDir = cfg.stateDir.value;
+
+  state.assertNotRunning(stateDir, 'local');
+  state.protectStateDir(stateDir);
+  const started = Date.now();
+  const stamp = () => ctx.c.dim(new Date().toISOString().slice(11, 23));
+  const say = (line: string) => ctx.info(`${stamp()} ${line}`);
+  const stack = await startLocalStack({
+    host,
+    ports,
+    dataDir: opts.ephemeral ? undefined : path.join(stateDir, 'data'),
+    region: cfg.region.value,
+    jwtSecret: opts.ephemeral ? undefined : state.localJwtSecret(stateDir),
+    idleTimeoutMs,
+    maxLifetimeMs,
+    batchSize,
+    logger: {
+      info: (l) => opts.verbose && say(String(l)),
+      warn: (l) => say(ctx.c.yellow(String(l))),
+      error: (l) => say(ctx.c.red(String(l))),
+    },
+    gatewayLog: (l) => say(l),
+  });
+  const record = {
+    stage: 'local',
+    region: cfg.region.value,
+    endpoints: stack.endpoints,
+    queueUrl: stack.queues.queueUrl,
+    dlqUrl: stack.queues.dlqUrl,
+    jwtSecret: stack.jwtSecret,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    ephemeral: Boolean(opts.ephemeral),
+  };
+  const recordFile = state.writeStageRecord(stateDir, record);
+  const ready = {
+    status: 'ready',
+    stage: 'local',
+    websocket: stack.endpoints.websocket,
+    management: stack.endpoints.management,
+    dynamodb: stack.endpoints.dynamodb,
+    sqs: stack.endpoints.sqs,
+    queueUrl: stack.queues.queueUrl,
+    dlqUrl: stack.queues.dlqUrl,
+    demo: `http://${host}:${stack.gateway.port}/`,
+    stateFile: recordFile,
+    pid: process.pid,
+    startupMs: Date.now() - started,
+  };
+  if (ctx.json) {
+    ctx.out(JSON.stringify(ready));
+  } else {
+    const c = ctx.c;
+    ctx.out(
+      [
+        `${c.green('hermes dev')} is ready in ${ready.startupMs} ms (${opts.ephemeral ? 'in memory' : `data in ${path.relative(ctx.io.cwd, stateDir) || stateDir}`})`,
+        `  WebSocket     ${c.cyan(ready.websocket)}?token=…`,
+        `  @connections  ${ready.management}`,
+        `  SQS queue     ${ready.queueUrl}`,
+        `  DynamoDB      ${ready.dynamodb}`,
+        `  SQS           ${ready.sqs}`,
+        '',
+        `  Try: ${c.bold('hermes listen --room demo')}   and in another terminal:   ${c.bold('hermes publish --room demo "hello"')}`,
+        c.dim('  Ctrl-C stops the stack.'),
+      ].join('\n'),
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    if (ctx.signal.aborted) return resolve();
+    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  say('shutting down…');
+  await stack.close();
+  state.removeStageRecord(stateDir, 'local', process.pid);
+  say('stopped.');
+  return { data: { status: 'stopped' }, exitCode: 0 };
+}
+
+export const register: Register = (program, action) => {
+  program
+    .command('dev')
+    .description('run the whole stack on this machine: WebSocket gateway, queue, tables and the Lambda handlers')
+    .option('--port <port>', 'WebSocket gateway and @connections port (env HERMES_PORT; default 3001; 0 = any free port)')
+    .option('--dynamodb-port <port>', 'DynamoDB port (env HERMES_DYNAMODB_PORT; default 8000)')
+    .option('--sqs-port <port>', 'SQS port (env HERMES_SQS_PORT; default 9324)')
+    .option('--host <host>', 'address to listen on (env HERMES_HOST; default 127.0.0.1)')
+    .option('--ephemeral', 'keep the tables in memory instead of under the state dir')
+    .option('--idle-timeout <duration>', 'close idle connections after this long (default 10m, as API Gateway)')
+    .option('--max-lifetime <duration>', 'close every connection after this long (default 2h, as API Gateway)')
+    .option('--batch-size <n>', 'SQS records per send-message invocation, 1-10 (default 10)')
+    .option('--verbose', 'also print the handlers\' info logs')
+    .action(action((ctx, _args, opts) => dev(ctx, opts as DevOptions)));
 };

@@ -1,0 +1,41 @@
+/**
+ * Local DynamoDB: dynalite (LevelDB-backed, speaks the real DynamoDB JSON protocol), persisted
+ * in the state dir or kept in memory.
+ *
+ * Deviation from AWS (spec §7): TTL is not swept; expired rows stay until deleted, as on AWS
+ * for up to days, so code that forgets to filter on expires_at is caught here too.
+ */
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import { DescribeTableCommand, CreateTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { listen, closeServer } from './listen.js';
+import { tableDefinitions } from '../core/tables.js';
+import type { ResourceNames } from '../core/names.js';
+
+const require = createRequire(import.meta.url);
+
+export interface LocalDynamo {
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startDynamo(opts: { host: string; port: number; path?: string }): Promise<LocalDynamo> {
+  const dynalite = require('dynalite') as (o: object) => Server;
+  const server = dynalite({ path: opts.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const port = await listen(server, opts.port, opts.host, 'DynamoDB', '--dynamodb-port');
+  return { endpoint: `http://${opts.host}:${port}`, port, close: () => closeServer(server) };
+}
+
+/** Create the stage's tables unless they exist (a persisted state dir keeps them). */
+export async function ensureTables(ddb: DynamoDBDocumentClient, names: ResourceNames): Promise<void> {
+  for (const def of tableDefinitions(names)) {
+    try {
+      await ddb.send(new DescribeTableCommand({ TableName: def.TableName }));
+    } catch (err) {
+      if (!(err instanceof ResourceNotFoundException)) throw err;
+      await ddb.send(new CreateTableCommand(def));
+    }
+  }
+}

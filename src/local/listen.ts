@@ -1,0 +1,36 @@
+/** Listening on a port with an error that says which service and port, not a raw EADDRINUSE. */
+import type { Server } from 'node:net';
+import { HermesError } from '../core/errors.js';
+
+export class PortInUseError extends HermesError {
+  override name = 'PortInUseError';
+  constructor(readonly service: string, readonly host: string, readonly port: number, flag: string) {
+    super(`Port ${port} on ${host} (${service}) is already in use.`, {
+      hint: `Stop whatever uses it, or choose another port with ${flag} (0 picks a free one).`,
+    });
+  }
+}
+
+export function listen(server: Server, port: number, host: string, service: string, flag: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      reject(err.code === 'EADDRINUSE' ? new PortInUseError(service, host, port, flag) : err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+export function closeServer(server: Server & { closeAllConnections?: () => void }): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
+}

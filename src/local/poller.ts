@@ -1,0 +1,148 @@
+/**
+ * The SQS → Lambda event source mapping, locally (spec §6): long-poll the queue, hand batches
+ * of up to `batchSize` records to the function, delete what succeeded. A throw leaves the whole
+ * batch to reappear after the visibility timeout; with ReportBatchItemFailures only the listed
+ * records do; an invalid response counts as a full failure. The queue's redrive policy moves a
+ * message to the dead-letter queue once its receive count passes maxReceiveCount.
+ */
+import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSClient, Message } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { createHash } from 'node:crypto';
+import type { LocalFunction } from './lambda-runtime.js';
+import type { Logger } from '../core/handler-deps.js';
+
+export interface PollerOptions {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  region: string;
+  fn: LocalFunction;
+  batchSize?: number;
+  reportBatchItemFailures?: boolean;
+  /** Parallel pollers, like the several pollers Lambda runs per mapping. */
+  concurrency?: number;
+  waitTimeSeconds?: number;
+  logger: Logger;
+}
+
+export interface Poller {
+  stop(): Promise<void>;
+  stats(): { batches: number; records: number; failedRecords: number; errors: number };
+}
+
+export function toRecord(m: Message, queueArn: string, region: string): SQSRecord {
+  const attrs = m.Attributes ?? {};
+  return {
+    messageId: m.MessageId!,
+    receiptHandle: m.ReceiptHandle!,
+    body: m.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attrs.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attrs.SentTimestamp ?? String(Date.now()),
+      SenderId: attrs.SenderId ?? 'AIDAHERMESLOCAL',
+      ApproximateFirstReceiveTimestamp: attrs.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ...(attrs.AWSTraceHeader ? { AWSTraceHeader: attrs.AWSTraceHeader } : {}),
+    },
+    messageAttributes: Object.fromEntries(
+      Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
+        k,
+        {
+          dataType: v.DataType ?? 'String',
+          ...(v.StringValue !== undefined ? { stringValue: v.StringValue } : {}),
+          ...(v.BinaryValue !== undefined ? { binaryValue: Buffer.from(v.BinaryValue).toString('base64') } : {}),
+        },
+      ]),
+    ) as SQSRecord['messageAttributes'],
+    md5OfBody: m.MD5OfBody ?? createHash('md5').update(m.Body ?? '').digest('hex'),
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: region,
+  };
+}
+
+/** Which records to delete after an invocation, following Lambda's partial-batch rules. */
+export function succeededRecords(records: SQSRecord[], response: unknown, reportBatchItemFailures: boolean): SQSRecord[] {
+  if (!reportBatchItemFailures) return records;
+  if (response === null || response === undefined) return records;
+  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === null || failures === undefined) return records;
+  if (!Array.isArray(failures)) return [];
+  const ids = new Set(records.map((r) => r.messageId));
+  const failed = new Set<string>();
+  for (const f of failures) {
+    const id = (f as { itemIdentifier?: unknown })?.itemIdentifier;
+    // An empty, missing or unknown identifier makes Lambda treat the whole batch as failed.
+    if (typeof id !== 'string' || id === '' || !ids.has(id)) return [];
+    failed.add(id);
+  }
+  return records.filter((r) => !failed.has(r.messageId));
+}
+
+export function startPoller(opts: PollerOptions): Poller {
+  const batchSize = Math.min(10, opts.batchSize ?? 10);
+  const report = opts.reportBatchItemFailures ?? true;
+  const stats = { batches: 0, records: 0, failedRecords: 0, errors: 0 };
+  const abort = new AbortController();
+  let stopping = false;
+
+  const loop = async () => {
+    while (!stopping) {
+      let messages: Message[];
+      try {
+        const res = await opts.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: opts.queueUrl,
+            MaxNumberOfMessages: batchSize,
+            WaitTimeSeconds: opts.waitTimeSeconds ?? 1,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: abort.signal },
+        );
+        messages = res.Messages ?? [];
+      } catch (err) {
+        if (stopping) return;
+        stats.errors++;
+        opts.logger.warn(`event source: receive failed: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (!messages.length) continue;
+      const records = messages.map((m) => toRecord(m, opts.queueArn, opts.region));
+      stats.batches++;
+      stats.records += records.length;
+      let ok: SQSRecord[] = [];
+      try {
+        const response = await opts.fn.invoke({ Records: records });
+        ok = succeededRecords(records, response, report);
+      } catch (err) {
+        stats.errors++;
+        opts.logger.error(`${opts.fn.name}: invocation failed, the batch of ${records.length} returns after the visibility timeout: ${(err as Error).message}`);
+      }
+      stats.failedRecords += records.length - ok.length;
+      if (ok.length) {
+        try {
+          await opts.sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: opts.queueUrl,
+              Entries: ok.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+            }),
+          );
+        } catch (err) {
+          if (!stopping) opts.logger.warn(`event source: delete failed (messages will be redelivered): ${(err as Error).message}`);
+        }
+      }
+    }
+  };
+
+  const loops = Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, loop);
+  return {
+    async stop() {
+      stopping = true;
+      abort.abort();
+      await Promise.allSettled(loops);
+    },
+    stats: () => ({ ...stats }),
+  };
+}

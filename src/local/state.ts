@@ -1,0 +1,66 @@
+/**
+ * The state dir (`.hermes/`): `hermes dev` records its endpoints and its throwaway JWT secret
+ * there (file mode 0600) so that other hermes commands in the same project find the stack.
+ * The secret survives restarts so tokens stay valid against a persisted database.
+ */
+import { mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { stageRecordPath, readStageRecord, type StageRecord } from '../core/config.js';
+import { generateJwtSecret } from '../core/tokens.js';
+import { HermesError } from '../core/errors.js';
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Refuse to start a second stack for the same state dir while the first still runs. */
+export function assertNotRunning(stateDir: string, stage: string): void {
+  const record = readStageRecord(stateDir, stage);
+  if (record?.pid && record.pid !== process.pid && isAlive(record.pid)) {
+    throw new HermesError(
+      `A local stack is already running (pid ${record.pid}) at ${record.endpoints.websocket ?? 'an unknown address'}.`,
+      { hint: 'Use it as it is, stop it with Ctrl-C in its terminal, or pass another --state-dir to run a second one.' },
+    );
+  }
+}
+
+export function writeStageRecord(stateDir: string, record: StageRecord): string {
+  const file = stageRecordPath(stateDir, record.stage);
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file); // atomic: readers never see half a file
+  return file;
+}
+
+export function removeStageRecord(stateDir: string, stage: string, onlyIfPid?: number): void {
+  const file = stageRecordPath(stateDir, stage);
+  if (!existsSync(file)) return;
+  if (onlyIfPid !== undefined && readStageRecord(stateDir, stage)?.pid !== onlyIfPid) return;
+  rmSync(file, { force: true });
+}
+
+/** The local stage's signing key: kept in the state dir, made on first use. */
+export function localJwtSecret(stateDir: string): string {
+  const file = path.join(stateDir, 'jwt-secret');
+  if (existsSync(file)) {
+    const s = readFileSync(file, 'utf8').trim();
+    if (s.length >= 32) return s;
+  }
+  mkdirSync(stateDir, { recursive: true });
+  const secret = generateJwtSecret();
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/** A .gitignore inside the state dir so its secret is never committed by accident. */
+export function protectStateDir(stateDir: string): void {
+  mkdirSync(stateDir, { recursive: true });
+  const gi = path.join(stateDir, '.gitignore');
+  if (!existsSync(gi)) writeFileSync(gi, '*\n');
+}
