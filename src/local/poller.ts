@@ -94,8 +94,13 @@ export function startPoller(opts: PollerOptions): Poller {
           new ReceiveMessageCommand({
             QueueUrl: opts.queueUrl,
             MaxNumberOfMessages: batchSize,
-            WaitTimeSeconds: opts.waitTimeSeconds ?? 1,
+            // local-aws-sqs's long poll waits the full WaitTimeSeconds until the batch is full, and
+            // may return a message twice if it turns visible again within the wait; its short
+            // poll still gathers for 40 ms. Short polling gives AWS-like latency here.
+            WaitTimeSeconds: opts.waitTimeSeconds ?? 0,
             MessageSystemAttributeNames: ['All'],
+            // local-aws-sqs honours only the older name of the same parameter; AWS accepts both.
+            AttributeNames: ['All'],
             MessageAttributeNames: ['All'],
           }),
           { abortSignal: abort.signal },
@@ -123,12 +128,15 @@ export function startPoller(opts: PollerOptions): Poller {
       stats.failedRecords += records.length - ok.length;
       if (ok.length) {
         try {
-          await opts.sqs.send(
+          const del = await opts.sqs.send(
             new DeleteMessageBatchCommand({
               QueueUrl: opts.queueUrl,
               Entries: ok.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
             }),
           );
+          for (const f of del.Failed ?? []) {
+            opts.logger.warn(`event source: could not delete a processed message (it will be redelivered): ${f.Code} ${f.Message ?? ''}`);
+          }
         } catch (err) {
           if (!stopping) opts.logger.warn(`event source: delete failed (messages will be redelivered): ${(err as Error).message}`);
         }

@@ -1,0 +1,125 @@
+/**
+ * Fan-out and the send-message handler with the management API mocked at the SDK boundary
+ * (aws-sdk-client-mock) and a real local DynamoDB for the connections table.
+ */
+import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  ApiGatewayManagementApiClient, PostToConnectionCommand, GoneException, LimitExceededException, ForbiddenException,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { startDynamo, ensureTables, type LocalDynamo } from '../src/local/dynamodb.js';
+import { createDocumentClient } from '../src/core/clients.js';
+import { resourceNames } from '../src/core/names.js';
+import { connectionRow, putConnection, getConnection } from '../src/core/connections.js';
+import { fanOut } from '../src/core/fanout.js';
+import { createHandler } from '../lambdas/send-message.js';
+
+let dynamo: LocalDynamo;
+let ddb: DynamoDBDocumentClient;
+const names = resourceNames('fanout');
+const management = mockClient(ApiGatewayManagementApiClient);
+const client = new ApiGatewayManagementApiClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1/x', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+const quiet = { info: () => {}, warn: () => {}, error: () => {} };
+
+function sqsRecord(body: unknown, messageId: string): SQSRecord {
+  return {
+    messageId, receiptHandle: `rh-${messageId}`, body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1', SenderId: 'x', ApproximateFirstReceiveTimestamp: '1' },
+    messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q', awsRegion: 'us-east-1',
+  };
+}
+
+async function seed(room: string, ids: string[]) {
+  for (const id of ids) await putConnection({ ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: `u-${id}`, connectedAt: Date.now() }));
+}
+
+beforeAll(async () => {
+  dynamo = await startDynamo({ host: '127.0.0.1', port: 0 });
+  ddb = await createDocumentClient({ region: 'us-east-1', endpoint: dynamo.endpoint });
+  await ensureTables(ddb, names);
+});
+afterAll(async () => {
+  ddb?.destroy();
+  await dynamo?.close();
+});
+beforeEach(() => management.reset());
+
+describe('fanOut', () => {
+  it('delivers the same bytes to every connection, prunes 410s by type, retries 429s, reports other failures', async () => {
+    await seed('r-mixed', ['ok1', 'ok2', 'gone1', 'busy1', 'denied1']);
+    let busyCalls = 0;
+    management.on(PostToConnectionCommand).callsFake((input) => {
+      if (input.ConnectionId === 'gone1') throw new GoneException({ message: '', $metadata: {} });
+      if (input.ConnectionId === 'busy1' && busyCalls++ < 2) throw new LimitExceededException({ message: 'slow down', $metadata: {} });
+      if (input.ConnectionId === 'denied1') throw new ForbiddenException({ message: 'Forbidden', $metadata: {} });
+      return {};
+    });
+    const payload = Buffer.from('{"x":1}');
+    const res = await fanOut({ ddb, table: names.connectionsTable, management: client, concurrency: 3, sleep: async () => {} }, { roomId: 'r-mixed', payload });
+    expect(res).toMatchObject({ delivered: 3, pruned: 1, failed: 1 });
+    expect(res.failures[0].connectionId).toBe('denied1');
+    expect(await getConnection({ ddb, table: names.connectionsTable }, 'gone1')).toBeUndefined();
+    expect(await getConnection({ ddb, table: names.connectionsTable }, 'denied1')).toBeDefined();
+    for (const call of management.commandCalls(PostToConnectionCommand)) expect(call.args[0].input.Data).toBe(payload);
+  });
+
+  it('delivers to each of 120 connections exactly once with concurrency bounded', async () => {
+    const ids = Array.from({ length: 120 }, (_, i) => `big-${i}`);
+    await seed('r-big', ids);
+    let inFlight = 0;
+    let peak = 0;
+    management.on(PostToConnectionCommand).callsFake(async () => {
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      return {};
+    });
+    const res = await fanOut({ ddb, table: names.connectionsTable, management: client, concurrency: 7 }, { roomId: 'r-big', payload: Buffer.from('x') });
+    expect(res.delivered).toBe(120);
+    expect(peak).toBeLessThanOrEqual(7);
+    const delivered = new Set(management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId));
+    expect(delivered).toEqual(new Set(ids));
+  });
+});
+
+describe('send-message handler (SQS trigger)', () => {
+  const env = () => ({
+    HERMES_STAGE: 'fanout', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    HERMES_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:1/fanout', HERMES_FANOUT_CONCURRENCY: '4',
+  });
+
+  it('delivers every record of the batch, not just the first', async () => {
+    await seed('batch-a', ['ba1']);
+    await seed('batch-b', ['bb1']);
+    management.on(PostToConnectionCommand).resolves({});
+    const handler = createHandler(env(), { logger: quiet, management: () => client });
+    const res = await handler({ Records: [sqsRecord({ room_id: 'batch-a', data: 1 }, 'm1'), sqsRecord({ room_id: 'batch-b', data: 2 }, 'm2')] });
+    expect(res).toEqual({ batchItemFailures: [] });
+    const targets = management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId).sort();
+    expect(targets).toEqual(['ba1', 'bb1']);
+  });
+
+  it('reports only the record whose delivery failed transiently; the frame id stays the SQS message id for dedup', async () => {
+    await seed('tr-ok', ['t-ok']);
+    await seed('tr-bad', ['t-bad']);
+    management.on(PostToConnectionCommand).callsFake((input) => {
+      if (input.ConnectionId === 't-bad') throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+      return {};
+    });
+    const handler = createHandler(env(), { logger: quiet, management: () => client });
+    const res = await handler({ Records: [sqsRecord({ room_id: 'tr-ok', data: 'a' }, 'ok-1'), sqsRecord({ room_id: 'tr-bad', data: 'b' }, 'bad-1')] });
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'bad-1' }] });
+    const okCall = management.commandCalls(PostToConnectionCommand).find((c) => c.args[0].input.ConnectionId === 't-ok')!;
+    expect(JSON.parse(Buffer.from(okCall.args[0].input.Data as Uint8Array).toString()).id).toBe('ok-1');
+  });
+
+  it('fails a malformed record (so redrive dead-letters it) when no DLQ URL is configured, without failing the others', async () => {
+    await seed('mf-ok', ['mf1']);
+    management.on(PostToConnectionCommand).resolves({});
+    const handler = createHandler(env(), { logger: quiet, management: () => client });
+    const res = await handler({ Records: [sqsRecord('garbage', 'g-1'), sqsRecord({ room_id: 'mf-ok', data: 1 }, 'fine-1')] });
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'g-1' }] });
+  });
+});
