@@ -46,15 +46,15 @@ let defaultCwd: string | undefined;
 
 class Capture extends Writable {
   text = '';
-  private readonly listeners = new Set<() => void>();
+  private readonly watchers = new Set<() => void>();
   override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
     this.text += chunk.toString();
-    this.listeners.forEach((l) => l());
+    this.watchers.forEach((l) => l());
     cb();
   }
   onChange(l: () => void): () => void {
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
+    this.watchers.add(l);
+    return () => this.watchers.delete(l);
   }
 }
 
