@@ -144,3 +144,51 @@ export function startCli(argv: string[], opts: CliOptions = {}): RunningCli {
 export function cli(argv: string[], opts: CliOptions = {}): Promise<CliResult> {
   return startCli(argv, opts).done;
 }
+
+export interface CliStack {
+  /** The real local stack, in-process on free ports (see test/helpers/stack.ts). */
+  stack: import('../../src/local/stack.js').LocalStack;
+  /** A temporary state dir holding the stack's record, as `hermes dev` writes it. */
+  stateDir: string;
+  /** Environment for the CLI: cheap bcrypt so tests stay fast. */
+  env: Record<string, string>;
+  /** `hermes --state-dir <stateDir> …` */
+  run(argv: string[], opts?: CliOptions): Promise<CliResult>;
+  start(argv: string[], opts?: CliOptions): RunningCli;
+  close(): Promise<void>;
+}
+
+/**
+ * The local stack plus a state dir recording it, so the CLI finds its endpoints, queue and
+ * secret exactly as it finds a `hermes dev` stack. Heavy modules load only when this is called.
+ */
+export async function startCliStack(opts: import('../../src/local/stack.js').LocalStackOptions = {}): Promise<CliStack> {
+  const { startTestStack } = await import('./stack.js');
+  const { writeStageRecord } = await import('../../src/local/state.js');
+  const { rmSync } = await import('node:fs');
+  const stack = await startTestStack(opts);
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-cli-state-'));
+  writeStageRecord(stateDir, {
+    stage: stack.stage,
+    region: stack.region,
+    endpoints: stack.endpoints,
+    queueUrl: stack.queues.queueUrl,
+    dlqUrl: stack.queues.dlqUrl,
+    jwtSecret: stack.jwtSecret,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+  });
+  const env = { HERMES_BCRYPT_COST: '4' };
+  const withDir = (argv: string[]) => ['--state-dir', stateDir, ...argv];
+  return {
+    stack,
+    stateDir,
+    env,
+    run: (argv, o = {}) => cli(withDir(argv), { env, ...o }),
+    start: (argv, o = {}) => startCli(withDir(argv), { env, ...o }),
+    async close() {
+      await stack.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -2,5 +2,9 @@
 import type { Register } from '../main.js';
 import { register as dev } from './dev.js';
 import { register as config } from './config.js';
+import { register as token } from './token.js';
+import { register as publish } from './publish.js';
+import { register as listen } from './listen.js';
+import { register as completion } from './completion.js';
 
-export const COMMANDS: Register[] = [dev, config];
+export const COMMANDS: Register[] = [dev, config, token, publish, listen, completion];

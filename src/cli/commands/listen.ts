@@ -1,0 +1,186 @@
+/**
+ * `hermes listen --room R`: tail a room over WebSocket, like `kubectl logs -f`. Mints a
+ * short-lived token through the core unless --token is given, prints every frame (a readable
+ * line, or NDJSON with --json), reconnects when the connection drops and stops for good when a
+ * handshake is refused (token revoked or expired).
+ */
+import type { Register } from '../main.js';
+import type { CliContext } from '../context.js';
+import type { CommandResult } from '../runner.js';
+
+interface ListenOptions {
+  room?: string;
+  user?: string;
+  token?: string;
+  ttl?: string;
+  count?: string;
+  timeout?: string;
+  send?: boolean;
+}
+
+async function mintOrTake(ctx: CliContext, opts: ListenOptions): Promise<{ token: string; user: string; room: string; minted: boolean }> {
+  const { UsageError } = await import('../../core/errors.js');
+  if (opts.token !== undefined) {
+    if (opts.ttl !== undefined) throw new UsageError('--ttl applies only to a token that hermes listen mints itself.', { hint: 'Drop --ttl, or drop --token.' });
+    // Decoded without verification, for display: the server decides whether it is good.
+    const { decodeJwt } = await import('jose');
+    let claims: Record<string, unknown>;
+    try {
+      claims = decodeJwt(opts.token);
+    } catch {
+      throw new UsageError('Invalid --token value: it is not a JWT.', { hint: 'Pass the token printed by `hermes token issue`.' });
+    }
+    const room = String(claims.room_id ?? '?');
+    const user = String(claims.user_id ?? '?');
+    if (opts.room !== undefined && opts.room !== room) {
+      throw new UsageError(`--room "${opts.room}" does not match the token's room "${room}".`, { hint: 'A token joins only the room it was issued for; drop --room.' });
+    }
+    if (opts.user !== undefined && opts.user !== user) {
+      throw new UsageError(`--user "${opts.user}" does not match the token's user "${user}".`, { hint: 'The user comes from the token; drop --user.' });
+    }
+    return { token: opts.token, user, room, minted: false };
+  }
+  const { parseDuration } = await import('../../core/parse.js');
+  const { issueToken } = await import('../../core/tokens.js');
+  const { randomBytes } = await import('node:crypto');
+  const room = opts.room ?? (await ctx.ask('--room', 'Room to listen to'));
+  const user = opts.user ?? `listener-${randomBytes(3).toString('hex')}`;
+  const ttlSeconds = Math.round(parseDuration('--ttl', opts.ttl ?? '2h'));
+  const cfg = ctx.config();
+  const issued = await issueToken(
+    { ddb: await ctx.ddb(), table: cfg.names.tokensTable, secret: await ctx.jwtSecret(), bcryptCost: cfg.bcryptCost.value },
+    { userId: user, roomId: room, ttlSeconds },
+  );
+  return { token: issued.token, user, room, minted: true };
+}
+
+/** Best effort: ask the core why the token is refused, when this machine can check it. */
+async function refusalReason(ctx: CliContext, token: string): Promise<string | undefined> {
+  try {
+    const { verifyToken } = await import('../../core/tokens.js');
+    await verifyToken({ ddb: await ctx.ddb(), table: ctx.config().names.tokensTable, secret: await ctx.jwtSecret() }, token);
+    return undefined;
+  } catch (err) {
+    return (err as Error).name === 'TokenRefusedError' ? (err as Error).message : undefined;
+  }
+}
+
+async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResult> {
+  const { parseDuration, parseIntFlag } = await import('../../core/parse.js');
+  const { HermesError, StackNotRunningError } = await import('../../core/errors.js');
+  const count = opts.count === undefined ? undefined : parseIntFlag('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
+  const timeoutMs = opts.timeout === undefined ? undefined : parseDuration('--timeout', opts.timeout) * 1000;
+  const cfg = ctx.config();
+  const base = cfg.endpoints.websocket.value;
+  if (!base) {
+    throw new StackNotRunningError(
+      cfg.stage.value === 'local'
+        ? `No local stack is running (no WebSocket endpoint recorded in ${cfg.stateDir.value}).`
+        : `Stage "${cfg.stage.value}" has no WebSocket endpoint recorded: it was never deployed from here.`,
+      { hint: cfg.stage.value === 'local' ? 'Start it in another terminal with `hermes dev`.' : 'Set HERMES_WEBSOCKET_URL, or deploy the stage from here.' },
+    );
+  }
+  const { token, user, room, minted } = await mintOrTake(ctx, opts);
+
+  const { startListenClient } = await import('../listen-client.js');
+  const { formatFrame, humanDuration } = await import('../format.js');
+  const stopper = new AbortController();
+  const onAbort = () => stopper.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  if (ctx.signal.aborted) stopper.abort();
+  let frames = 0;
+  let timedOut = false;
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stopper.abort()), timeoutMs);
+
+  const client = startListenClient({
+    url: `${base}?token=${encodeURIComponent(token)}`,
+    signal: stopper.signal,
+    onMessage(text) {
+      if (count !== undefined && frames >= count) return;
+      frames++;
+      if (ctx.json) {
+        let line: string;
+        try {
+          line = JSON.stringify(JSON.parse(text));
+        } catch {
+          line = JSON.stringify(text);
+        }
+        ctx.out(line);
+      } else {
+        ctx.out(formatFrame(ctx.c, text));
+      }
+      if (count !== undefined && frames >= count) stopper.abort();
+    },
+    onEvent(e) {
+      const c = ctx.c;
+      if (e.kind === 'open') {
+        ctx.info(e.reconnect ? c.green('reconnected') : c.dim(`listening to room ${room} as ${user} (${base}); Ctrl-C to stop`));
+      } else if (e.kind === 'lost') {
+        ctx.info(c.yellow(`connection lost (${e.code}); reconnecting in ${humanDuration(e.delayMs)}…`));
+      } else {
+        ctx.info(c.yellow(`reconnect failed (${e.error}); retrying in ${humanDuration(e.delayMs)}…`));
+      }
+    },
+  });
+
+  let lines: import('node:readline').Interface | undefined;
+  if (opts.send) {
+    const { createInterface } = await import('node:readline');
+    lines = createInterface({ input: ctx.io.stdin, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      if (!line.trim()) return;
+      let data: unknown;
+      try {
+        data = JSON.parse(line);
+      } catch {
+        data = line;
+      }
+      client.send(JSON.stringify({ action: 'sendMessage', data }));
+    });
+  }
+
+  try {
+    const end = await client.done;
+    if (end.kind === 'refused') {
+      const why = await refusalReason(ctx, token);
+      throw new HermesError(`The server refused the token (HTTP ${end.status}): ${why ?? 'it was revoked or has expired.'}`, {
+        hint: minted ? 'Run `hermes listen` again to get a new token.' : 'Issue a new one with `hermes token issue`; `hermes token verify <jwt>` says why one is refused.',
+      });
+    }
+    if (end.kind === 'failed') {
+      if (end.status) {
+        throw new HermesError(`The WebSocket handshake with ${base} failed with HTTP ${end.status}.`, {
+          hint: 'Look at the `hermes dev` output (or the stage\'s logs) for the authorizer or $connect error.',
+        });
+      }
+      const code = (end.error as NodeJS.ErrnoException).code;
+      throw new HermesError(`Cannot connect to ${base}${code ? ` (${code})` : ''}: ${end.error.message}`, {
+        hint: cfg.stage.value === 'local' ? 'Is `hermes dev` still running? Start it again, or check --state-dir.' : 'Check the stage and your network.',
+      });
+    }
+    if (timedOut && count !== undefined && frames < count) {
+      ctx.info(ctx.c.yellow(`timed out after ${humanDuration(timeoutMs ?? 0)} with ${frames} of ${count} frames`));
+      return { exitCode: 1 };
+    }
+    return { exitCode: 0 };
+  } finally {
+    clearTimeout(timer);
+    lines?.close();
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+export const register: Register = (program, action) => {
+  program
+    .command('listen')
+    .description('tail a room over WebSocket: print every message as it arrives (like kubectl logs -f)')
+    .option('--room <room>', 'room to listen to (taken from the token with --token)')
+    .option('--user <user>', 'user id for the minted token (default: listener-<random>)')
+    .option('--token <jwt>', 'connect with this token instead of minting one')
+    .option('--ttl <duration>', 'lifetime of the minted token (default 2h)')
+    .option('--count <n>', 'exit after n messages')
+    .option('--timeout <duration>', 'exit after this long (exit 1 if --count messages did not arrive)')
+    .option('--send', 'send each line of standard input to the room (JSON, or else as a string)')
+    .addHelpText('after', '\nWith --json, prints one frame per line (NDJSON). Reconnects when the connection drops;\nexits 1 when the token is refused (revoked or expired).')
+    .action(action((ctx, _args, opts) => listen(ctx, opts as ListenOptions)));
+};

@@ -1,0 +1,164 @@
+/**
+ * `hermes token issue|list|revoke|verify`: the tokens a browser connects with. All of it is
+ * core tokens.ts; this file reads flags and shapes output. The signing secret is never printed.
+ */
+import type { Register } from '../main.js';
+import type { CliContext } from '../context.js';
+import type { CommandResult } from '../runner.js';
+
+async function store(ctx: CliContext) {
+  return { ddb: await ctx.ddb(), table: ctx.config().names.tokensTable };
+}
+
+const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
+
+async function issue(ctx: CliContext, opts: { user?: string; room?: string; ttl?: string }): Promise<CommandResult> {
+  const { issueToken } = await import('../../core/tokens.js');
+  const { parseDuration } = await import('../../core/parse.js');
+  const user = opts.user ?? (await ctx.ask('--user', 'User id'));
+  const room = opts.room ?? (await ctx.ask('--room', 'Room'));
+  const ttlSeconds = opts.ttl === undefined ? undefined : Math.round(parseDuration('--ttl', opts.ttl));
+  const cfg = ctx.config();
+  const t = await issueToken(
+    { ...(await store(ctx)), secret: await ctx.jwtSecret(), bcryptCost: cfg.bcryptCost.value },
+    { userId: user, roomId: room, ttlSeconds },
+  );
+  const ws = cfg.endpoints.websocket.value;
+  return {
+    data: {
+      token: t.token,
+      tokenId: t.tokenId,
+      user: t.userId,
+      room: t.roomId,
+      issuedAt: iso(t.issuedAt),
+      expiresAt: iso(t.expiresAt),
+      url: ws ? `${ws}?token=${encodeURIComponent(t.token)}` : null,
+    },
+    text: t.token,
+  };
+}
+
+async function list(ctx: CliContext, opts: { user?: string; includeExpired?: boolean }): Promise<CommandResult> {
+  const { listTokens } = await import('../../core/tokens.js');
+  const { table, utcSeconds, relative } = await import('../format.js');
+  const rows = await listTokens(await store(ctx), { userId: opts.user, includeExpired: opts.includeExpired });
+  rows.sort((a, b) => a.issued_at - b.issued_at || a.token_id.localeCompare(b.token_id));
+  const data = rows.map((r) => ({ tokenId: r.token_id, user: r.user_id, room: r.room_id, issuedAt: iso(r.issued_at), expiresAt: iso(r.expires_at) }));
+  if (rows.length === 0) {
+    ctx.info(opts.user ? `User ${opts.user} has no live tokens.` : 'There are no live tokens.');
+    return { data, text: '' };
+  }
+  const text = table(
+    ctx.c,
+    ['TOKEN ID', 'USER', 'ROOM', 'ISSUED', 'EXPIRES'],
+    rows.map((r) => [r.token_id, r.user_id, r.room_id, utcSeconds(r.issued_at), `${utcSeconds(r.expires_at)} (${relative(r.expires_at)})`]),
+  );
+  return { data, text };
+}
+
+async function revoke(ctx: CliContext, opts: { user?: string; id?: string; room?: string; all?: boolean }): Promise<CommandResult> {
+  const { UsageError, HermesError } = await import('../../core/errors.js');
+  const chosen = [opts.id !== undefined && '--id', opts.room !== undefined && '--room', opts.all && '--all'].filter(Boolean);
+  if (chosen.length !== 1) {
+    throw new UsageError(
+      chosen.length === 0 ? 'Say which tokens to revoke.' : `Give only one of ${chosen.join(', ')}.`,
+      { hint: 'Use --id <token id> for one token, --room <room> for the user\'s tokens in a room, or --all for all of them.' },
+    );
+  }
+  const user = opts.user ?? (await ctx.ask('--user', 'User whose tokens to revoke'));
+  const { revokeToken, revokeUserTokens } = await import('../../core/tokens.js');
+  const deps = await store(ctx);
+  if (opts.id !== undefined) {
+    if (!(await revokeToken(deps, user, opts.id))) {
+      throw new HermesError(`User ${user} has no token ${opts.id} (already revoked, expired, or a typo).`, {
+        hint: `List the user's tokens with \`hermes token list --user ${user}\`.`,
+      });
+    }
+    return { data: { user, revoked: [opts.id] }, text: `revoked token ${opts.id} of ${user}` };
+  }
+  await ctx.confirm(opts.all ? `revoke every token of user "${user}"` : `revoke every token of user "${user}" for room "${opts.room}"`);
+  const ids = await revokeUserTokens(deps, user, opts.room);
+  const scope = opts.room === undefined ? '' : ` for room ${opts.room}`;
+  const text = ids.length === 0 ? `${user} had no tokens${scope}; nothing revoked` : `revoked ${ids.length} token${ids.length === 1 ? '' : 's'} of ${user}${scope}`;
+  return { data: { user, ...(opts.room !== undefined ? { room: opts.room } : {}), revoked: ids }, text };
+}
+
+async function verify(ctx: CliContext, jwt: string | undefined, opts: { room?: string }): Promise<CommandResult> {
+  const { verifyToken } = await import('../../core/tokens.js');
+  const { TokenRefusedError, UsageError } = await import('../../core/errors.js');
+  let token = jwt;
+  if (token === undefined || token === '-') {
+    if (token === undefined && ctx.io.stdin.isTTY) {
+      throw new UsageError('Missing the token to verify.', { hint: 'Pass it as an argument: hermes token verify <jwt> (or - to read standard input).' });
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of ctx.io.stdin) chunks.push(Buffer.from(chunk as Buffer));
+    token = Buffer.concat(chunks).toString('utf8');
+  }
+  token = token.trim();
+  if (!token) throw new UsageError('The token to verify is empty.', { hint: 'Pass it as an argument: hermes token verify <jwt>.' });
+  const { utcSeconds, relative } = await import('../format.js');
+  const c = ctx.c;
+  try {
+    const claims = await verifyToken({ ...(await store(ctx)), secret: await ctx.jwtSecret() }, token);
+    if (opts.room !== undefined && claims.room_id !== opts.room) {
+      throw new TokenRefusedError('room-mismatch', `The token is for room "${claims.room_id}", not "${opts.room}".`);
+    }
+    const shown = { user_id: claims.user_id, room_id: claims.room_id, jti: claims.jti, iat: claims.iat, exp: claims.exp };
+    return {
+      data: { valid: true, claims: shown },
+      text: `${c.green('valid')}: token ${claims.jti} of user ${claims.user_id} for room ${claims.room_id}, expires ${utcSeconds(claims.exp)} (${relative(claims.exp)})`,
+    };
+  } catch (err) {
+    if (!(err instanceof TokenRefusedError)) throw err;
+    const claims = await decodeForDisplay(token);
+    return {
+      data: { valid: false, reason: err.reason, message: err.message, ...(claims ? { claims } : {}) },
+      text: `${c.red('refused')} (${err.reason}): ${err.message}`,
+      exitCode: 1,
+    };
+  }
+}
+
+/** The claims of a refused token, unverified and without its secret, to help tell which one it is. */
+async function decodeForDisplay(token: string): Promise<Record<string, unknown> | undefined> {
+  const { decodeJwt } = await import('jose');
+  try {
+    const { token: _secret, ...rest } = decodeJwt(token);
+    return rest;
+  } catch {
+    return undefined;
+  }
+}
+
+export const register: Register = (program, action) => {
+  const token = program.command('token').description('issue, list, revoke and check connection tokens');
+  token
+    .command('issue')
+    .description('issue a token for a user and a room; prints the JWT (with --json, also its id, expiry and the URL to connect to)')
+    .option('--user <user>', 'user id the token is for')
+    .option('--room <room>', 'room the token may join')
+    .option('--ttl <duration>', 'lifetime, e.g. 15m, 1h, 7d (default 1h, at most 30d)')
+    .action(action((ctx, _args, opts) => issue(ctx, opts)));
+  token
+    .command('list')
+    .description('list live tokens (never their secrets)')
+    .option('--user <user>', 'only this user\'s tokens')
+    .option('--include-expired', 'also list expired tokens not yet removed by the table\'s TTL')
+    .action(action((ctx, _args, opts) => list(ctx, opts)));
+  token
+    .command('revoke')
+    .description('revoke a user\'s tokens: one (--id), per room (--room) or all (--all); new connections with them are refused')
+    .option('--user <user>', 'user whose tokens to revoke')
+    .option('--id <tokenId>', 'the token id (jti) to revoke')
+    .option('--room <room>', 'revoke the user\'s tokens for this room')
+    .option('--all', 'revoke all of the user\'s tokens')
+    .option('-y, --yes', 'do not ask for confirmation (--room, --all)')
+    .action(action((ctx, _args, opts) => revoke(ctx, opts)));
+  token
+    .command('verify')
+    .description('check a token as the authorizer would and say why it would be refused; exit 1 when refused')
+    .argument('[jwt]', 'the token (- reads standard input)')
+    .option('--room <room>', 'also require the token to be for this room')
+    .action(action((ctx, args, opts) => verify(ctx, args[0] as string | undefined, opts)));
+};
