@@ -2,9 +2,11 @@
 import type { Register } from '../main.js';
 import { register as dev } from './dev.js';
 import { register as config } from './config.js';
+import { register as deploy } from './deploy.js';
+import { register as destroy } from './destroy.js';
 import { register as token } from './token.js';
 import { register as publish } from './publish.js';
 import { register as listen } from './listen.js';
 import { register as completion } from './completion.js';
 
-export const COMMANDS: Register[] = [dev, config, token, publish, listen, completion];
+export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, publish, listen, completion];

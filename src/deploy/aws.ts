@@ -1,0 +1,114 @@
+/**
+ * The five AWS clients deploy and destroy use, built once per run from the CLI's region,
+ * endpoint and credentials. Every call goes through `at(resource)`, which turns a failure into
+ * a DeployError naming the resource and the action; tests hook `configure` to add middleware
+ * (counting mutating calls, filling gaps of the emulator) without touching this code path.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { LOCAL_CREDENTIALS, isLoopbackEndpoint } from '../core/clients.js';
+import { deployError, DeployError, errorName } from './errors.js';
+
+type Sendable = { send: (...args: never[]) => unknown; destroy(): void };
+
+export interface Guarded<C extends Sendable> {
+  client: C;
+  /** `send`, with failures reported against `resource`. */
+  at(resource: string): C['send'];
+}
+
+export type ServiceName = 'dynamodb' | 'sqs' | 'iam' | 'lambda' | 'apigateway';
+
+export interface Aws {
+  region: string;
+  endpoint?: string;
+  dynamodb: Guarded<DynamoDBClient>;
+  sqs: Guarded<SQSClient>;
+  iam: Guarded<IAMClient>;
+  lambda: Guarded<LambdaClient>;
+  apigateway: Guarded<ApiGatewayV2Client>;
+  destroy(): void;
+}
+
+export interface AwsOptions {
+  region: string;
+  endpoint?: string;
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** "Deploy" or "Destroy": the first word of error messages. */
+  verb?: string;
+  /** Called on each client after it is built (tests add middleware here). */
+  configure?: (client: Sendable & { middlewareStack: unknown }, service: ServiceName) => void;
+}
+
+export async function createAws(opts: AwsOptions): Promise<Aws> {
+  const [ddb, sqs, iam, lambda, apigw] = await Promise.all([
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/client-sqs'),
+    import('@aws-sdk/client-iam'),
+    import('@aws-sdk/client-lambda'),
+    import('@aws-sdk/client-apigatewayv2'),
+  ]);
+  const credentials = opts.credentials ?? (isLoopbackEndpoint(opts.endpoint) ? LOCAL_CREDENTIALS : undefined);
+  const config = {
+    region: opts.region,
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+    maxAttempts: 5,
+  };
+  const guard = <C extends Sendable & { middlewareStack: unknown }>(client: C, service: ServiceName): Guarded<C> => {
+    opts.configure?.(client, service);
+    return {
+      client,
+      at: (resource: string) =>
+        (async (command: object) => {
+          try {
+            return await (client.send as (c: object) => Promise<unknown>).call(client, command);
+          } catch (err) {
+            const action = command.constructor.name.replace(/Command$/, '');
+            throw deployError(err, { service, action, resource, region: opts.region, endpoint: opts.endpoint, verb: opts.verb });
+          }
+        }) as C['send'],
+    };
+  };
+  const aws: Aws = {
+    region: opts.region,
+    endpoint: opts.endpoint,
+    dynamodb: guard(new ddb.DynamoDBClient(config), 'dynamodb'),
+    sqs: guard(new sqs.SQSClient(config), 'sqs'),
+    iam: guard(new iam.IAMClient(config), 'iam'),
+    lambda: guard(new lambda.LambdaClient(config), 'lambda'),
+    apigateway: guard(new apigw.ApiGatewayV2Client(config), 'apigateway'),
+    destroy() {
+      for (const g of [aws.dynamodb, aws.sqs, aws.iam, aws.lambda, aws.apigateway]) g.client.destroy();
+    },
+  };
+  return aws;
+}
+
+/** The AWS error name behind a DeployError (or any error). */
+export function awsErrorName(err: unknown): string | undefined {
+  return err instanceof DeployError ? errorName(err.cause) : errorName(err);
+}
+
+/** Resolve to undefined when the call fails because the resource does not exist. */
+export async function unlessMissing<T>(p: Promise<T>, names: string[]): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (names.includes(awsErrorName(err) ?? '')) return undefined;
+    throw err;
+  }
+}
+
+export const NOT_FOUND = [
+  'ResourceNotFoundException',
+  'NoSuchEntity',
+  'NoSuchEntityException',
+  'NotFoundException',
+  'QueueDoesNotExist',
+  'AWS.SimpleQueueService.NonExistentQueue',
+];

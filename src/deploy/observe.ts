@@ -1,0 +1,183 @@
+/**
+ * Observe: what AWS has for a stage, read with describe/get/list calls only, normalised into
+ * ObservedState (parsed policies, tag maps). A missing resource is simply absent.
+ */
+import { DescribeTableCommand, DescribeTimeToLiveCommand, ListTagsOfResourceCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
+import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
+import { GetFunctionCommand, GetPolicyCommand, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
+import {
+  GetApisCommand, GetAuthorizersCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand, type Api,
+} from '@aws-sdk/client-apigatewayv2';
+import { HANDLER_NAMES, type ResourceNames } from '../core/names.js';
+import { NOT_FOUND, unlessMissing, type Aws } from './aws.js';
+import type { ObservedApi, ObservedFunction, ObservedQueue, ObservedRole, ObservedState, ObservedTable, Tags } from './types.js';
+
+const tagMap = (list: Array<{ Key?: string; Value?: string }> | undefined): Tags =>
+  Object.fromEntries((list ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+
+const decodePolicy = (doc: string | undefined): unknown => (doc ? JSON.parse(decodeURIComponent(doc)) : undefined);
+
+export async function observeTable(aws: Aws, name: string): Promise<ObservedTable | undefined> {
+  const send = aws.dynamodb.at(`table ${name}`);
+  const t = (await unlessMissing(send(new DescribeTableCommand({ TableName: name })), NOT_FOUND))?.Table;
+  if (!t?.TableArn) return undefined;
+  const [ttl, tags] = await Promise.all([
+    send(new DescribeTimeToLiveCommand({ TableName: name })),
+    send(new ListTagsOfResourceCommand({ ResourceArn: t.TableArn })),
+  ]);
+  const key = (schema: typeof t.KeySchema, type: string) => schema?.find((k) => k.KeyType === type)?.AttributeName;
+  return {
+    arn: t.TableArn,
+    status: t.TableStatus ?? 'UNKNOWN',
+    hashKey: key(t.KeySchema, 'HASH'),
+    rangeKey: key(t.KeySchema, 'RANGE'),
+    indexes: Object.fromEntries(
+      (t.GlobalSecondaryIndexes ?? []).map((i) => [
+        i.IndexName ?? '',
+        { hashKey: key(i.KeySchema, 'HASH'), projection: i.Projection?.ProjectionType, status: i.IndexStatus },
+      ]),
+    ),
+    billingMode: t.BillingModeSummary?.BillingMode ?? 'PROVISIONED',
+    ttlAttribute: ttl.TimeToLiveDescription?.AttributeName,
+    ttlEnabled: ttl.TimeToLiveDescription?.TimeToLiveStatus === 'ENABLED' || ttl.TimeToLiveDescription?.TimeToLiveStatus === 'ENABLING',
+    tags: tagMap(tags.Tags),
+  };
+}
+
+export async function observeQueue(aws: Aws, name: string): Promise<ObservedQueue | undefined> {
+  const send = aws.sqs.at(`queue ${name}`);
+  const url = (await unlessMissing(send(new GetQueueUrlCommand({ QueueName: name })), NOT_FOUND))?.QueueUrl;
+  if (!url) return undefined;
+  const [attrs, tags] = await Promise.all([
+    send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] })),
+    send(new ListQueueTagsCommand({ QueueUrl: url })),
+  ]);
+  const attributes = attrs.Attributes ?? {};
+  return { url, arn: attributes.QueueArn ?? '', attributes, tags: tags.Tags ?? {} };
+}
+
+export async function observeRole(aws: Aws, name: string): Promise<ObservedRole | undefined> {
+  const send = aws.iam.at(`role ${name}`);
+  const role = (await unlessMissing(send(new GetRoleCommand({ RoleName: name })), NOT_FOUND))?.Role;
+  if (!role?.Arn) return undefined;
+  const listed = await send(new ListRolePoliciesCommand({ RoleName: name }));
+  const policies: Record<string, unknown> = {};
+  for (const p of listed.PolicyNames ?? []) {
+    const doc = await send(new GetRolePolicyCommand({ RoleName: name, PolicyName: p }));
+    policies[p] = decodePolicy(doc.PolicyDocument);
+  }
+  return { arn: role.Arn, trustPolicy: decodePolicy(role.AssumeRolePolicyDocument), policies, tags: tagMap(role.Tags) };
+}
+
+/** Statement id → source ARN condition, from a function's resource policy. */
+function permissionsOf(policy: string | undefined): Record<string, string | undefined> {
+  if (!policy) return {};
+  const doc = JSON.parse(policy) as { Statement?: Array<{ Sid?: string; Condition?: { ArnLike?: Record<string, string> } }> };
+  return Object.fromEntries((doc.Statement ?? []).map((s) => [s.Sid ?? '', s.Condition?.ArnLike?.['AWS:SourceArn']]));
+}
+
+export async function observeFunction(aws: Aws, name: string): Promise<ObservedFunction | undefined> {
+  const send = aws.lambda.at(`function ${name}`);
+  const fn = await unlessMissing(send(new GetFunctionCommand({ FunctionName: name })), NOT_FOUND);
+  const c = fn?.Configuration;
+  if (!c?.FunctionArn) return undefined;
+  const policy = await unlessMissing(send(new GetPolicyCommand({ FunctionName: name })), NOT_FOUND);
+  return {
+    arn: c.FunctionArn,
+    roleArn: c.Role,
+    runtime: c.Runtime,
+    entry: c.Handler,
+    memory: c.MemorySize,
+    timeout: c.Timeout,
+    env: c.Environment?.Variables ?? {},
+    codeSha256: c.CodeSha256,
+    state: c.State,
+    tags: fn?.Tags ?? {},
+    permissions: permissionsOf(policy?.Policy),
+  };
+}
+
+async function findApi(aws: Aws, name: string): Promise<Api | undefined> {
+  const send = aws.apigateway.at(`api ${name}`);
+  let NextToken: string | undefined;
+  do {
+    const page = await send(new GetApisCommand({ NextToken, MaxResults: '100' }));
+    const hit = page.Items?.find((a) => a.Name === name && a.ProtocolType === 'WEBSOCKET');
+    if (hit) return hit;
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return undefined;
+}
+
+/** The API; with `children: false` only the API itself (all that destroy needs). */
+export async function observeApi(aws: Aws, names: ResourceNames, children = true): Promise<ObservedApi | undefined> {
+  const api = await findApi(aws, names.api);
+  if (!api?.ApiId) return undefined;
+  const ApiId = api.ApiId;
+  if (!children) return { id: ApiId, endpoint: api.ApiEndpoint, routeSelectionExpression: api.RouteSelectionExpression, tags: api.Tags ?? {}, integrations: {}, routes: {} };
+  const send = aws.apigateway.at(`api ${names.api}`);
+  const [authorizers, integrations, routes, stage] = await Promise.all([
+    send(new GetAuthorizersCommand({ ApiId, MaxResults: '100' })),
+    send(new GetIntegrationsCommand({ ApiId, MaxResults: '100' })),
+    send(new GetRoutesCommand({ ApiId, MaxResults: '100' })),
+    unlessMissing(send(new GetStageCommand({ ApiId, StageName: names.stage })), NOT_FOUND),
+  ]);
+  const auth = authorizers.Items?.find((a) => a.Name === names.fn('authorizer'));
+  const out: ObservedApi = {
+    id: ApiId,
+    endpoint: api.ApiEndpoint,
+    routeSelectionExpression: api.RouteSelectionExpression,
+    tags: api.Tags ?? {},
+    ...(auth?.AuthorizerId
+      ? { authorizer: { id: auth.AuthorizerId, name: auth.Name, uri: auth.AuthorizerUri, identitySource: auth.IdentitySource ?? [] } }
+      : {}),
+    integrations: {},
+    routes: {},
+    ...(stage ? { stage: { deploymentId: stage.DeploymentId, tags: stage.Tags ?? {} } } : {}),
+  };
+  for (const i of integrations.Items ?? []) {
+    // Integrations have no name; the function in the URI says which handler it serves.
+    const h = HANDLER_NAMES.find((h) => i.IntegrationUri?.includes(`:function:${names.fn(h)}/`));
+    if (h && i.IntegrationId && !out.integrations[h]) out.integrations[h] = { id: i.IntegrationId, uri: i.IntegrationUri, type: i.IntegrationType };
+  }
+  for (const r of routes.Items ?? []) {
+    if (r.RouteKey && r.RouteId) {
+      out.routes[r.RouteKey] = { id: r.RouteId, target: r.Target, authorizationType: r.AuthorizationType, authorizerId: r.AuthorizerId };
+    }
+  }
+  return out;
+}
+
+export async function observeMapping(aws: Aws, fnName: string, queueArn: string | undefined): Promise<ObservedState['mapping']> {
+  if (!queueArn) return undefined;
+  const send = aws.lambda.at(`event source mapping ${fnName}`);
+  const res = await unlessMissing(send(new ListEventSourceMappingsCommand({ FunctionName: fnName, EventSourceArn: queueArn })), NOT_FOUND);
+  const m = res?.EventSourceMappings?.find((e) => e.EventSourceArn === queueArn);
+  if (!m?.UUID) return undefined;
+  return {
+    uuid: m.UUID,
+    arn: m.EventSourceMappingArn,
+    functionArn: m.FunctionArn,
+    batchSize: m.BatchSize,
+    responseTypes: m.FunctionResponseTypes ?? [],
+    state: m.State,
+  };
+}
+
+export async function observe(aws: Aws, names: ResourceNames, opts: { apiChildren?: boolean } = {}): Promise<ObservedState> {
+  const settle = async <T>(keys: string[], f: (k: string) => Promise<T | undefined>) => {
+    const values = await Promise.all(keys.map(f));
+    return Object.fromEntries(keys.flatMap((k, i) => (values[i] ? [[k, values[i] as T]] : [])));
+  };
+  const [tables, queues, roles, functions, api] = await Promise.all([
+    settle([names.connectionsTable, names.tokensTable], (n) => observeTable(aws, n)),
+    settle([names.dlq, names.queue], (n) => observeQueue(aws, n)),
+    settle(HANDLER_NAMES.map((h) => names.role(h)), (n) => observeRole(aws, n)),
+    settle(HANDLER_NAMES.map((h) => names.fn(h)), (n) => observeFunction(aws, n)),
+    observeApi(aws, names, opts.apiChildren ?? true),
+  ]);
+  const fnName = names.fn('send-message');
+  const mapping = functions[fnName] ? await observeMapping(aws, fnName, queues[names.queue]?.arn) : undefined;
+  return { tables, queues, roles, functions, ...(api ? { api } : {}), ...(mapping ? { mapping } : {}) };
+}

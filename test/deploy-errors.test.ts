@@ -1,0 +1,83 @@
+/**
+ * Deploy's edges without AWS: AWS failures become one line naming the resource, the action and
+ * the fix; flags are checked before any call; the uploaded zip is byte-for-byte stable.
+ */
+import { describe, it, expect } from 'vitest';
+import { deployError, iamAction } from '../src/deploy/errors.js';
+import { formatError } from '../src/cli/errors.js';
+import { zipBundle, sha256 } from '../src/deploy/bundle.js';
+import { cli } from './helpers/cli.js';
+
+const at = { service: 'lambda', action: 'CreateFunction', resource: 'function hermes-dev-connect', region: 'eu-west-1' };
+const plain = { red: (s: string) => s, dim: (s: string) => s };
+const awsError = (name: string, message: string, extra: object = {}) => Object.assign(new Error(message), { name, ...extra });
+
+describe('deploy errors', () => {
+  it('access denied: names the resource, the action and the missing permission', () => {
+    const err = deployError(awsError('AccessDeniedException', 'User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:CreateFunction'), at);
+    const { text, exitCode } = formatError(err, false, plain);
+    expect(exitCode).toBe(1);
+    const [line, hint, ...rest] = text.split('\n');
+    expect(rest).toEqual([]);
+    expect(line).toBe('error: Deploy failed at function hermes-dev-connect (CreateFunction): User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:CreateFunction');
+    expect(hint).toMatch(/missing lambda:CreateFunction/);
+  });
+
+  it('names API Gateway permissions the way IAM spells them', () => {
+    expect(iamAction('apigateway', 'CreateRoute')).toBe('apigateway:POST');
+    expect(iamAction('apigateway', 'GetApis')).toBe('apigateway:GET');
+    expect(iamAction('apigateway', 'UpdateIntegration')).toBe('apigateway:PATCH');
+    expect(iamAction('apigateway', 'DeleteApi')).toBe('apigateway:DELETE');
+    expect(iamAction('iam', 'PutRolePolicy')).toBe('iam:PutRolePolicy');
+  });
+
+  it('expired credentials, unknown region, quota: a hint for each', () => {
+    expect(deployError(awsError('ExpiredTokenException', 'The security token included in the request is expired'), at).hint).toMatch(/expired/);
+    const dns = awsError('Error', 'getaddrinfo ENOTFOUND lambda.xx-nowhere-1.amazonaws.com', { code: 'ENOTFOUND' });
+    expect(deployError(dns, { ...at, region: 'xx-nowhere-1' }).hint).toMatch(/--region/);
+    const nested = awsError('TimeoutError', 'socket hang up', { cause: { code: 'ECONNREFUSED' } });
+    expect(deployError(nested, { ...at, endpoint: 'http://127.0.0.1:1' }).hint).toMatch(/Nothing answers at http:\/\/127\.0\.0\.1:1/);
+    expect(deployError(awsError('LimitExceededException', 'Cannot exceed quota for PoliciesPerRole: 10'), { ...at, service: 'iam', action: 'PutRolePolicy' }).hint).toMatch(/quota/);
+    expect(deployError(awsError('CredentialsProviderError', 'Could not load credentials from any providers'), at).hint).toMatch(/aws sso login/);
+    expect(deployError(awsError('UnrecognizedClientException', 'The security token included in the request is invalid'), at).hint).toMatch(/credentials/);
+    expect(deployError(awsError('ResourceConflictException', 'x'), { ...at, verb: 'Destroy' }).message).toMatch(/^Destroy failed at/);
+  });
+});
+
+describe('deploy and destroy flags', () => {
+  it('refuse the default stage (the local stack)', async () => {
+    for (const verb of ['deploy', 'destroy']) {
+      const r = await cli([verb, '--region', 'eu-west-1']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`hermes ${verb} needs a stage`));
+      expect(r.stderr).toMatch(/--stage/);
+    }
+  });
+
+  it('refuse a malformed region before any AWS call', async () => {
+    const r = await cli(['deploy', '--stage', 'dev', '--region', 'Ireland']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Invalid region "Ireland" \(from --region\)/);
+  });
+
+  it('an unreachable endpoint: one line naming the resource and the call, one hint', async () => {
+    const r = await cli(['destroy', '--stage', 'dev', '--region', 'eu-west-1', '--endpoint-url', 'http://127.0.0.1:1'], { timeoutMs: 60_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Destroy failed at .* \((DescribeTable|GetQueueUrl|GetRole|GetFunction|GetApis)\)/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(2);
+    expect(r.stderr).toMatch(/Nothing answers at http:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe('handler zip', () => {
+  it('is deterministic, so CodeSha256 changes only with the code', async () => {
+    const a = await zipBundle(Buffer.from('export const handler = async () => 1;\n'));
+    await new Promise((r) => setTimeout(r, 1100)); // a different wall-clock second
+    const b = await zipBundle(Buffer.from('export const handler = async () => 1;\n'));
+    const c = await zipBundle(Buffer.from('export const handler = async () => 2;\n'));
+    expect(a.equals(b)).toBe(true);
+    expect(sha256(a)).toBe(sha256(b));
+    expect(sha256(a)).not.toBe(sha256(c));
+    expect(a.subarray(30, 39).toString()).toBe('index.mjs'); // the one entry, at the zip root
+  });
+});
