@@ -8,5 +8,10 @@ import { register as token } from './token.js';
 import { register as publish } from './publish.js';
 import { register as listen } from './listen.js';
 import { register as completion } from './completion.js';
+import { register as connections } from './connections.js';
+import { register as pruneStale } from './prune-stale.js';
+import { register as disconnect } from './disconnect.js';
+import { register as dlq } from './dlq.js';
+import { register as status } from './status.js';
 
-export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, publish, listen, completion];
+export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, publish, listen, completion, status, connections, disconnect, pruneStale, dlq];
