@@ -1,9 +1,23 @@
-/** `$default`: an unknown action or a non-JSON frame gets an error frame, to the sender only. */
+/**
+ * `$default`: an unknown action or a non-JSON frame gets an error frame, to the sender only.
+ * The `keepalive` action gets no answer: a client sends it only to reset API Gateway's 10-minute
+ * idle timer, which any inbound message does, and a reply would just be traffic to ignore.
+ */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
 import type { ErrorFrame, WebSocketEvent } from '../src/core/ws-event.js';
+
+export const KEEPALIVE_ACTION = 'keepalive';
+
+export function isKeepalive(body: string | undefined): boolean {
+  try {
+    return (JSON.parse(body ?? '') as { action?: unknown })?.action === KEEPALIVE_ACTION;
+  } catch {
+    return false;
+  }
+}
 
 export function errorFrameFor(body: string | undefined): ErrorFrame {
   let parsed: unknown;
@@ -21,6 +35,7 @@ export function errorFrameFor(body: string | undefined): ErrorFrame {
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   const deps = handlerDeps(handlerSettings(env), overrides);
   return async (event: WebSocketEvent): Promise<APIGatewayProxyResult> => {
+    if (isKeepalive(event.body)) return { statusCode: 200, body: '' };
     const management = await deps.management(managementEndpointFor(deps.settings, event.requestContext));
     const frame = errorFrameFor(event.body);
     try {

@@ -5,7 +5,7 @@
 // - the CLI bundle behind bin/hermes (heavy modules stay as lazy dynamic imports);
 // - the browser client library.
 import { build } from 'esbuild';
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, cpSync, writeFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -63,8 +63,49 @@ async function main() {
       format: 'esm',
       logLevel: 'warning',
     });
+    await clientDeclarations();
   }
+  // The demo page `hermes dev` serves, next to the bundles that serve it (src/local/demo.ts).
+  const demoDir = path.join(root, 'src/local/demo');
+  if (existsSync(demoDir)) cpSync(demoDir, path.join(root, 'dist/demo'), { recursive: true });
   if (!quiet) process.stderr.write(`hermes: built lambdas, CLI and client in ${Date.now() - started} ms\n`);
+}
+
+/**
+ * dist/client/hermes-client.d.mts, the types that go with the bundle (.d.mts is what
+ * TypeScript looks for next to an .mjs file). TypeScript is a dev dependency: without it
+ * (an install that skipped dev dependencies) the bundle is still built, without types.
+ */
+async function clientDeclarations() {
+  let ts;
+  try {
+    ts = (await import('typescript')).default;
+  } catch {
+    process.stderr.write('hermes: typescript is not installed; dist/client has no .d.mts\n');
+    return;
+  }
+  const options = {
+    declaration: true,
+    emitDeclarationOnly: true,
+    strict: true,
+    target: ts.ScriptTarget.ES2020,
+    module: ts.ModuleKind.ESNext,
+    lib: ['lib.es2020.d.ts', 'lib.dom.d.ts'],
+    types: [],
+    skipLibCheck: true,
+  };
+  const program = ts.createProgram([path.join(root, 'client/hermes-client.ts')], options);
+  let text;
+  const result = program.emit(undefined, (file, data) => {
+    if (file.endsWith('hermes-client.d.ts')) text = data;
+  });
+  const problems = ts.getPreEmitDiagnostics(program).concat(result.diagnostics);
+  if (problems.length || !text) {
+    const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
+    throw new Error(`client types: ${ts.formatDiagnostics(problems, host) || 'nothing emitted'}`);
+  }
+  mkdirSync(path.join(root, 'dist/client'), { recursive: true });
+  writeFileSync(path.join(root, 'dist/client/hermes-client.d.mts'), text);
 }
 
 main().catch((err) => {

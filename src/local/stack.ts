@@ -67,6 +67,12 @@ export interface LocalStack {
   sqs: SQSClient;
   functions: Record<HandlerName, LocalFunction>;
   poller: Poller;
+  /**
+   * Closes the gateway (every socket gets 1001) and starts it again on the same port and API id,
+   * keeping tables, queues and functions: what clients see when API Gateway drops them all.
+   * `whileDown` runs in between, e.g. to watch clients fail to reconnect.
+   */
+  restartGateway(opts?: { whileDown?: () => Promise<unknown> }): Promise<Gateway>;
   close(): Promise<void>;
 }
 
@@ -111,11 +117,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // @connections), so routes call through this table, filled right after the gateway starts.
     const functions = {} as Record<HandlerName, LocalFunction>;
     const via = (h: HandlerName) => (event: unknown) => functions[h].invoke(event);
-    const gateway = await startGateway({
+    const gatewayOptions = (port: number, apiId?: string) => ({
       host,
-      port: opts.ports?.gateway ?? DEFAULT_PORTS.gateway,
+      port,
       stage,
       region,
+      apiId,
       authorizer: via('authorizer'),
       routes: { $connect: via('connect'), $disconnect: via('disconnect'), sendMessage: via('send-message'), $default: via('default') },
       idleTimeoutMs: opts.idleTimeoutMs,
@@ -123,7 +130,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       httpHandler: opts.httpHandler,
       log: opts.gatewayLog,
     });
+    let gateway = await startGateway(gatewayOptions(opts.ports?.gateway ?? DEFAULT_PORTS.gateway));
     cleanups.push(() => gateway.close());
+    const restartGateway = async (r: { whileDown?: () => Promise<unknown> } = {}) => {
+      const { port, apiId } = gateway;
+      await gateway.close();
+      await r.whileDown?.();
+      gateway = await startGateway(gatewayOptions(port, apiId));
+      return gateway;
+    };
 
     const baseEnv: Env = {
       AWS_REGION: region,
@@ -182,11 +197,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint, management: gateway.managementEndpoint, websocket: gateway.url },
       queues,
       jwtSecret,
-      gateway,
+      get gateway() {
+        return gateway;
+      },
       ddb,
       sqs,
       functions,
       poller,
+      restartGateway,
       close,
     };
   } catch (err) {

@@ -11,3 +11,18 @@ export function startTestStack(opts: LocalStackOptions = {}): Promise<LocalStack
     ...opts,
   });
 }
+
+/**
+ * A test stack that also serves the demo page and its token endpoint (src/local/demo.ts), as
+ * `hermes dev` does. Tokens are hashed with the cheapest bcrypt cost to keep tests fast.
+ */
+export async function startDemoTestStack(
+  opts: LocalStackOptions = {},
+  demo: import('../../src/local/demo.js').DemoOptions = {},
+): Promise<LocalStack> {
+  const { createDemoHandler } = await import('../../src/local/demo.js');
+  let stack: LocalStack | undefined;
+  const httpHandler = createDemoHandler(() => stack, { bcryptCost: 4, ...demo });
+  stack = await startTestStack({ ...opts, httpHandler });
+  return stack;
+}

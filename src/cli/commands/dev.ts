@@ -53,7 +53,16 @@ async function dev(ctx: CliContext, opts: DevOptions) {
   const started = Date.now();
   const stamp = () => ctx.c.dim(new Date().toISOString().slice(11, 23));
   const say = (line: string) => ctx.info(`${stamp()} ${line}`);
+  // The demo page and its token endpoint ride on the gateway's port; they need the stack,
+  // which exists only once started, so the handler reads it through this holder.
+  const { createDemoHandler } = await import('../../local/demo.js');
+  let demoStack: import('../../local/demo.js').DemoStack | undefined;
+  const httpHandler = createDemoHandler(() => demoStack, {
+    bcryptCost: cfg.bcryptCost.value,
+    onToken: (t) => opts.verbose && say(`demo token for ${t.userId} in room ${t.roomId}`),
+  });
   const stack = await startLocalStack({
+    httpHandler,
     host,
     ports,
     dataDir: opts.ephemeral ? undefined : path.join(stateDir, 'data'),
@@ -69,6 +78,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     },
     gatewayLog: (l) => say(l),
   });
+  demoStack = stack;
   const record = {
     stage: 'local',
     region: cfg.region.value,
@@ -102,6 +112,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     ctx.out(
       [
         `${c.green('hermes dev')} is ready in ${ready.startupMs} ms (${opts.ephemeral ? 'in memory' : `data in ${path.relative(ctx.io.cwd, stateDir) || stateDir}`})`,
+        `  Demo page     ${c.cyan(ready.demo)}`,
         `  WebSocket     ${c.cyan(ready.websocket)}?token=…`,
         `  @connections  ${ready.management}`,
         `  SQS queue     ${ready.queueUrl}`,

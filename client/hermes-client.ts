@@ -1,0 +1,515 @@
+/**
+ * hermes client: connects a browser page (or a Node 20+ process) to a hermes WebSocket stage
+ * and calls subscribers per message type, as the original design's page did.
+ *
+ *   const client = connect({ url: 'wss://…/prod', getToken: () => fetchTokenFromMyBackend() });
+ *   client.subscribe('info', (text, frame) => toast(text));
+ *   client.on('state', (state) => indicator.textContent = state);
+ *   client.send({ type: 'chat', data: 'hello room' });
+ *
+ * Frames are `{id, room_id, user_id, data, sent_at}`. `data.type` picks the subscribers, which
+ * get `data.data`; `'*'` subscribers get every frame's whole `data`. Delivery is at least once,
+ * so frames are deduplicated by `id`. No runtime dependencies: it uses the global `WebSocket`
+ * (browsers, Node 22+) or the constructor passed as `WebSocket` (e.g. the `ws` package on Node 20).
+ */
+
+export interface Frame<T = unknown> {
+  id: string;
+  room_id: string;
+  user_id: string | null;
+  data: T;
+  sent_at: string;
+}
+
+/** `connecting`: an attempt is under way (token, handshake). `reconnecting`: waiting to retry. */
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface ClientError {
+  /**
+   * `server`: an error frame answering something this client sent (`{error, message}` from
+   * hermes, or API Gateway's own `{message}` frames, reported as error `gateway`).
+   * `token`: getToken() failed. `subscriber`: a subscriber or listener threw.
+   * `protocol`: a frame that is not JSON or not a hermes frame.
+   */
+  source: 'server' | 'token' | 'subscriber' | 'protocol';
+  error: string;
+  message: string;
+  cause?: unknown;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  /** False when the connection never opened (refused, unreachable, timed out). */
+  wasOpen: boolean;
+  /** Node's `ws` says why a handshake failed (e.g. "Unexpected server response: 401"); browsers never do. */
+  error?: string;
+  /** Delay before the next attempt; absent after close(). */
+  retryInMs?: number;
+}
+
+export interface StateInfo {
+  /** Attempts since the last successful open (1 = the first try). */
+  attempt: number;
+  /** With `reconnecting`: how long until the next attempt. */
+  delayMs?: number;
+}
+
+export interface ClientEvents {
+  state: (state: ConnectionState, info: StateInfo) => void;
+  open: (info: { reconnect: boolean }) => void;
+  close: (info: CloseInfo) => void;
+  error: (error: ClientError) => void;
+  /** Every text message as received, before parsing and deduplication (for logs). */
+  raw: (text: string) => void;
+  /** Every new frame, once. */
+  frame: (frame: Frame) => void;
+  /** A frame whose id was already seen; subscribers are not called. */
+  duplicate: (frame: Frame) => void;
+  /** getToken() returned a token (after a refusal, on expiry, or the first time). */
+  token: (token: string) => void;
+}
+
+export type Subscriber<T = unknown> = (data: T, frame: Frame) => void;
+
+/** The part of the WebSocket API this client uses; browsers' WebSocket and `ws` both fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: any) => void) | null;
+  onclose: ((event: any) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface BackoffOptions {
+  /** Ceiling of the first retry delay; default 500 ms. */
+  initialMs?: number;
+  /** Largest ceiling; default 30 s. */
+  maxMs?: number;
+  /** Growth per failed attempt; default 2. */
+  factor?: number;
+}
+
+export interface ConnectOptions {
+  /** The stage's WebSocket URL, e.g. `wss://abc123.execute-api.eu-west-1.amazonaws.com/prod`. */
+  url: string;
+  /** A token to start with. Without getToken it is used for every attempt. */
+  token?: string;
+  /**
+   * Called for a fresh token: first (without `token`), when the token has expired or will within
+   * `renewBeforeSeconds`, and after any attempt that failed before the socket opened, because a
+   * browser cannot tell a refused token from an unreachable server.
+   */
+  getToken?: () => string | Promise<string>;
+  /** Default: the global WebSocket. On Node 20 pass `WebSocket` from the `ws` package. */
+  WebSocket?: WebSocketConstructor;
+  backoff?: BackoffOptions;
+  /** Send a keepalive after this long without traffic; API Gateway closes idle sockets at 10 min. Default 9 min, 0 = never. */
+  keepAliveMs?: number;
+  /** Give up on a handshake after this long; default 35 s (API Gateway allows 29 s for authorizer and $connect). */
+  connectTimeoutMs?: number;
+  /** How many frame ids are remembered for deduplication; default 1000. */
+  dedupeSize?: number;
+  /** Renew a token this long before its `exp`; default 30 s. */
+  renewBeforeSeconds?: number;
+  /** For tests: the jitter source, default Math.random. */
+  random?: () => number;
+}
+
+export interface HermesClient {
+  readonly state: ConnectionState;
+  /** Calls `callback(data.data, frame)` for frames whose `data.type` is `type`; `'*'`: `callback(data, frame)` for all. Returns an unsubscribe function. */
+  subscribe<T = unknown>(type: string, callback: Subscriber<T>): () => void;
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void;
+  off<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): void;
+  /** Broadcasts `data` to the room through the `sendMessage` route. False when not open (nothing is queued). */
+  send(data: unknown): boolean;
+  /** Resolves when the connection is open (now or after the next successful attempt); rejects once closed. */
+  opened(): Promise<void>;
+  /** Closes for good: no more reconnects or events. */
+  close(code?: number, reason?: string): void;
+}
+
+export const DEFAULTS = {
+  backoff: { initialMs: 500, maxMs: 30_000, factor: 2 },
+  keepAliveMs: 9 * 60_000,
+  connectTimeoutMs: 35_000,
+  dedupeSize: 1000,
+  renewBeforeSeconds: 30,
+} as const;
+
+/** The action the client sends to keep an idle connection open; `$default` answers it with nothing. */
+export const KEEPALIVE_MESSAGE = '{"action":"keepalive"}';
+/** API Gateway's largest inbound WebSocket frame; a browser sends each message as one frame. */
+export const MAX_SEND_BYTES = 32 * 1024;
+
+const OPEN = 1;
+
+/**
+ * Delay before retry number `failures` (1 = first retry): "equal jitter", half of the capped
+ * exponential ceiling fixed and half random, so a gateway restart does not bring every client
+ * back in the same instant, and delays never shrink as failures accumulate.
+ */
+export function backoffDelay(failures: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+  const { initialMs, maxMs, factor } = { ...DEFAULTS.backoff, ...options };
+  const ceiling = Math.min(maxMs, initialMs * factor ** Math.max(0, failures - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** The `exp` claim of a JWT (seconds), without verifying it; undefined if unreadable. */
+export function tokenExpiry(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
+    return typeof claims?.exp === 'number' ? claims.exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function connect(options: ConnectOptions): HermesClient {
+  return new Client(options);
+}
+
+/** Insertion-ordered set that forgets its oldest ids past `max`. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  /** True the first time an id is seen. */
+  add(id: string): boolean {
+    if (this.ids.has(id)) {
+      this.ids.delete(id); // refresh: a duplicate is likely to come again soon
+      this.ids.add(id);
+      return false;
+    }
+    this.ids.add(id);
+    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value as string);
+    return true;
+  }
+}
+
+type Listener = (...args: any[]) => void;
+
+class Client implements HermesClient {
+  private current: ConnectionState = 'connecting';
+  private ws?: WebSocketLike;
+  private token?: string;
+  /** The last attempt failed before opening: ask getToken() before the next one. */
+  private needFreshToken = false;
+  private failures = 0;
+  private everOpened = false;
+  private finished = false;
+  private lastActivity = 0;
+  private retryTimer?: ReturnType<typeof setTimeout>;
+  private connectTimer?: ReturnType<typeof setTimeout>;
+  private keepAliveTimer?: ReturnType<typeof setTimeout>;
+  private readonly subscribers = new Map<string, Set<Subscriber<any>>>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly seen: RecentIds;
+  private readonly WS: WebSocketConstructor;
+  private readonly opts: ConnectOptions;
+
+  constructor(options: ConnectOptions) {
+    if (!options || typeof options.url !== 'string' || !/^wss?:\/\//i.test(options.url)) {
+      throw new TypeError('hermes connect(): `url` must be a ws:// or wss:// URL.');
+    }
+    if (!options.token && typeof options.getToken !== 'function') {
+      throw new TypeError('hermes connect(): pass `token` or `getToken`.');
+    }
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (typeof WS !== 'function') {
+      throw new TypeError('hermes connect(): there is no global WebSocket here; pass one, e.g. `WebSocket` from the "ws" package.');
+    }
+    this.WS = WS;
+    this.opts = options;
+    this.token = options.token;
+    this.seen = new RecentIds(options.dedupeSize ?? DEFAULTS.dedupeSize);
+    // Start after the caller had a chance to add listeners, so it sees the first state change.
+    this.retryTimer = setTimeout(() => void this.attempt(), 0);
+  }
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  subscribe<T = unknown>(type: string, callback: Subscriber<T>): () => void {
+    if (typeof type !== 'string' || typeof callback !== 'function') throw new TypeError('subscribe(type, callback): type is a string, callback a function.');
+    let set = this.subscribers.get(type);
+    if (!set) this.subscribers.set(type, (set = new Set()));
+    set.add(callback);
+    return () => void this.subscribers.get(type)?.delete(callback);
+  }
+
+  on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as Listener);
+    return () => this.off(event, listener);
+  }
+
+  off<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): void {
+    this.listeners.get(event)?.delete(listener as Listener);
+  }
+
+  send(data: unknown): boolean {
+    if (data === undefined) throw new TypeError('send(data): data must be a JSON value.');
+    const ws = this.ws;
+    if (!ws || this.current !== 'open' || ws.readyState !== OPEN) return false;
+    const text = JSON.stringify({ action: 'sendMessage', data });
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes > MAX_SEND_BYTES) {
+      // The gateway would close the whole connection (1009) rather than refuse the one message.
+      throw new RangeError(`send(data): the message is ${bytes} bytes; API Gateway accepts at most ${MAX_SEND_BYTES} from a client.`);
+    }
+    ws.send(text);
+    this.lastActivity = Date.now();
+    return true;
+  }
+
+  opened(): Promise<void> {
+    if (this.current === 'open') return Promise.resolve();
+    if (this.finished) return Promise.reject(new Error('The hermes client is closed.'));
+    return new Promise((resolve, reject) => {
+      const offState = this.on('state', (state) => {
+        if (state === 'open') {
+          offState();
+          resolve();
+        } else if (state === 'closed') {
+          offState();
+          reject(new Error('The hermes client was closed before it connected.'));
+        }
+      });
+    });
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.clearTimers();
+    const ws = this.ws;
+    this.ws = undefined;
+    const wasOpen = this.current === 'open';
+    if (ws) {
+      detach(ws);
+      try {
+        ws.close(code, reason);
+      } catch {
+        ws.close(); // a code the browser does not allow a page to send
+      }
+    }
+    this.setState('closed', { attempt: this.failures });
+    this.emit('close', { code, reason, wasOpen });
+    this.listeners.clear();
+  }
+
+  // ---- connecting ------------------------------------------------------------------------------
+
+  private async attempt(): Promise<void> {
+    if (this.finished) return;
+    this.setState('connecting', { attempt: this.failures + 1 });
+    let token: string;
+    try {
+      token = await this.freshToken();
+    } catch (err) {
+      if (this.finished) return;
+      this.emit('error', { source: 'token', error: 'token_unavailable', message: `getToken() failed: ${describe(err)}`, cause: err });
+      return this.retry({ code: 1006, reason: '', wasOpen: false });
+    }
+    if (this.finished) return;
+
+    const url = new URL(this.opts.url);
+    url.searchParams.set('token', token);
+    let ws: WebSocketLike;
+    try {
+      ws = new this.WS(url.toString());
+    } catch (err) {
+      return this.retry({ code: 1006, reason: '', wasOpen: false, error: describe(err) });
+    }
+    this.ws = ws;
+    let opened = false;
+    let failure: string | undefined;
+    this.connectTimer = setTimeout(() => {
+      if (this.ws !== ws || opened) return;
+      this.ws = undefined;
+      detach(ws);
+      ws.close();
+      this.retry({ code: 1006, reason: '', wasOpen: false, error: 'handshake timed out' });
+    }, this.opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs);
+
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      opened = true;
+      clearTimeout(this.connectTimer);
+      const reconnect = this.everOpened;
+      this.everOpened = true;
+      this.failures = 0;
+      this.lastActivity = Date.now();
+      this.armKeepAlive();
+      this.setState('open', { attempt: 1 });
+      this.emit('open', { reconnect });
+    };
+    ws.onmessage = (event: { data: unknown }) => {
+      if (this.ws !== ws) return;
+      this.lastActivity = Date.now(); // any message resets API Gateway's idle timer
+      this.receive(event.data);
+    };
+    ws.onerror = (event: { message?: unknown; error?: unknown }) => {
+      if (typeof event?.message === 'string' && event.message) failure = event.message;
+    };
+    ws.onclose = (event: { code?: number; reason?: string }) => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      this.retry({ code: event?.code ?? 1006, reason: event?.reason ?? '', wasOpen: opened, ...(failure ? { error: failure } : {}) });
+    };
+  }
+
+  private async freshToken(): Promise<string> {
+    const getToken = this.opts.getToken;
+    if (getToken && (!this.token || this.needFreshToken || this.expiresSoon(this.token))) {
+      const token = await getToken();
+      if (typeof token !== 'string' || token === '') throw new TypeError('getToken() must return a non-empty string.');
+      this.token = token;
+      this.needFreshToken = false;
+      this.emit('token', token);
+    }
+    return this.token as string;
+  }
+
+  private expiresSoon(token: string): boolean {
+    const exp = tokenExpiry(token);
+    const margin = this.opts.renewBeforeSeconds ?? DEFAULTS.renewBeforeSeconds;
+    return exp !== undefined && exp - margin <= Date.now() / 1000;
+  }
+
+  /** After any failure or close: count it, say so, and try again after the backoff delay. */
+  private retry(info: Omit<CloseInfo, 'retryInMs'>): void {
+    this.clearTimers();
+    if (this.finished) return;
+    // A browser reports a refused handshake as a plain 1006 before `open`, exactly like an
+    // unreachable server; a fresh token is the only way out of the first case.
+    if (!info.wasOpen) this.needFreshToken = true;
+    this.failures++;
+    const delayMs = backoffDelay(this.failures, this.opts.backoff, this.opts.random);
+    this.emit('close', { ...info, retryInMs: delayMs });
+    if (this.finished) return; // a close listener may have called close()
+    this.setState('reconnecting', { attempt: this.failures + 1, delayMs });
+    this.retryTimer = setTimeout(() => void this.attempt(), delayMs);
+  }
+
+  // ---- receiving -------------------------------------------------------------------------------
+
+  private receive(data: unknown): void {
+    if (typeof data !== 'string') {
+      this.emit('error', { source: 'protocol', error: 'binary_frame', message: 'Received a binary message; hermes sends text only.' });
+      return;
+    }
+    this.emit('raw', data);
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      this.emit('error', { source: 'protocol', error: 'invalid_frame', message: `Received a message that is not JSON: ${data.slice(0, 80)}` });
+      return;
+    }
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) {
+      this.emit('error', { source: 'protocol', error: 'invalid_frame', message: 'Received a message that is not a JSON object.' });
+      return;
+    }
+    const m = msg as Record<string, unknown>;
+    if (typeof m.id === 'string' && 'data' in m) return this.dispatch(m as unknown as Frame);
+    if (typeof m.error === 'string') {
+      this.emit('error', { source: 'server', error: m.error, message: typeof m.message === 'string' ? m.message : m.error });
+      return;
+    }
+    if (typeof m.message === 'string') {
+      // API Gateway's own error frames: {"message": "Internal server error", "connectionId", "requestId"}.
+      this.emit('error', { source: 'server', error: 'gateway', message: m.message });
+      return;
+    }
+    this.emit('error', { source: 'protocol', error: 'invalid_frame', message: 'Received a JSON object that is neither a frame nor an error.' });
+  }
+
+  private dispatch(frame: Frame): void {
+    if (!this.seen.add(frame.id)) {
+      this.emit('duplicate', frame);
+      return;
+    }
+    this.emit('frame', frame);
+    const data = frame.data as { type?: unknown; data?: unknown } | null;
+    if (data && typeof data === 'object' && !Array.isArray(data) && typeof data.type === 'string') {
+      this.call(this.subscribers.get(data.type), data.data, frame);
+    }
+    this.call(this.subscribers.get('*'), frame.data, frame);
+  }
+
+  private call(set: Set<Subscriber<any>> | undefined, data: unknown, frame: Frame): void {
+    if (!set) return;
+    for (const subscriber of [...set]) {
+      try {
+        subscriber(data, frame);
+      } catch (err) {
+        this.emit('error', { source: 'subscriber', error: 'subscriber_threw', message: `A subscriber threw: ${describe(err)}`, cause: err });
+      }
+    }
+  }
+
+  // ---- keepalive, state, events ----------------------------------------------------------------
+
+  /** Sends a keepalive only after keepAliveMs without traffic either way; frames already reset the gateway's timer. */
+  private armKeepAlive(): void {
+    const every = this.opts.keepAliveMs ?? DEFAULTS.keepAliveMs;
+    if (!(every > 0)) return;
+    clearTimeout(this.keepAliveTimer);
+    const due = this.lastActivity + every - Date.now();
+    this.keepAliveTimer = setTimeout(() => {
+      const ws = this.ws;
+      if (!ws || this.current !== 'open' || ws.readyState !== OPEN) return;
+      if (Date.now() - this.lastActivity >= every) {
+        ws.send(KEEPALIVE_MESSAGE);
+        this.lastActivity = Date.now();
+      }
+      this.armKeepAlive();
+    }, Math.max(0, due));
+  }
+
+  private setState(state: ConnectionState, info: StateInfo): void {
+    this.current = state;
+    this.emit('state', state, info);
+  }
+
+  private emit<E extends keyof ClientEvents>(event: E, ...args: Parameters<ClientEvents[E]>): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        listener(...args);
+      } catch (err) {
+        if (event === 'error') continue; // never loop on a throwing error listener
+        this.emit('error', { source: 'subscriber', error: 'listener_threw', message: `A "${event}" listener threw: ${describe(err)}`, cause: err });
+      }
+    }
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.keepAliveTimer);
+  }
+}
+
+function detach(ws: WebSocketLike): void {
+  ws.onopen = ws.onmessage = null;
+  // Keep no-op handlers: `ws` (Node) emits an error when a pending handshake is aborted, and
+  // an EventEmitter error without a listener would crash the process.
+  ws.onerror = ws.onclose = () => {};
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
