@@ -18,7 +18,7 @@ import type { IssuedToken } from '../src/core/tokens.js';
 import { revokeToken } from '../src/core/tokens.js';
 import { publish } from '../src/core/publish.js';
 import { listRoomConnectionIds } from '../src/core/connections.js';
-import { writeStageRecord } from '../src/local/state.js';
+import { writeStageRecord, localStageRecord } from '../src/local/state.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -83,16 +83,7 @@ describe.skipIf(!hasChromium)('demo page in chromium', () => {
     mkdirSync(SHOTS, { recursive: true });
     // The CLI finds the stack through a state dir, as it finds a `hermes dev` stack.
     stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-browser-'));
-    writeStageRecord(stateDir, {
-      stage: stack.stage,
-      region: stack.region,
-      endpoints: stack.endpoints,
-      queueUrl: stack.queues.queueUrl,
-      dlqUrl: stack.queues.dlqUrl,
-      jwtSecret: stack.jwtSecret,
-      pid: process.pid,
-      startedAt: new Date().toISOString(),
-    });
+    writeStageRecord(stateDir, localStageRecord(stack));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

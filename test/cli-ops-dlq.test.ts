@@ -12,7 +12,7 @@ import { startTestStack } from './helpers/stack.js';
 import { cli, type CliResult } from './helpers/cli.js';
 import { connect, eventually, type TestClient } from './helpers/ws.js';
 import type { LocalStack } from '../src/local/stack.js';
-import { writeStageRecord } from '../src/local/state.js';
+import { writeStageRecord, localStageRecord } from '../src/local/state.js';
 import { issueToken } from '../src/core/tokens.js';
 import { queueDepth } from '../src/core/dlq.js';
 
@@ -42,16 +42,7 @@ const valid = (data: string) => JSON.stringify({ room_id: 'dlq-room', user_id: '
 beforeAll(async () => {
   stack = await startTestStack({ visibilityTimeoutSeconds: 1 });
   stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-ops-dlq-'));
-  writeStageRecord(stateDir, {
-    stage: 'local',
-    region: stack.region,
-    endpoints: stack.endpoints,
-    queueUrl: stack.queues.queueUrl,
-    dlqUrl: stack.queues.dlqUrl,
-    jwtSecret: stack.jwtSecret,
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-  });
+  writeStageRecord(stateDir, localStageRecord(stack));
   const t = await issueToken(
     { ddb: stack.ddb, table: stack.names.tokensTable, secret: stack.jwtSecret, bcryptCost: 4 },
     { userId: 'watcher', roomId: 'dlq-room', ttlSeconds: 600 },

@@ -12,7 +12,7 @@ import { startTestStack } from './helpers/stack.js';
 import { cli, type CliResult } from './helpers/cli.js';
 import { connect, eventually, type TestClient } from './helpers/ws.js';
 import type { LocalStack } from '../src/local/stack.js';
-import { writeStageRecord } from '../src/local/state.js';
+import { writeStageRecord, localStageRecord } from '../src/local/state.js';
 import { issueToken } from '../src/core/tokens.js';
 import { connectionRow, getConnection, listConnections, putConnection } from '../src/core/connections.js';
 
@@ -54,16 +54,7 @@ function oneErrorLine(stderr: string): string {
 beforeAll(async () => {
   stack = await startTestStack();
   stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-ops-'));
-  writeStageRecord(stateDir, {
-    stage: 'local',
-    region: stack.region,
-    endpoints: stack.endpoints,
-    queueUrl: stack.queues.queueUrl,
-    dlqUrl: stack.queues.dlqUrl,
-    jwtSecret: stack.jwtSecret,
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-  });
+  writeStageRecord(stateDir, localStageRecord(stack));
 });
 
 afterAll(async () => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { stageRecordPath, readStageRecord, type StageRecord } from '../core/config.js';
 import { generateJwtSecret } from '../core/tokens.js';
 import { HermesError } from '../core/errors.js';
+import type { LocalStack } from './stack.js';
 
 export function isAlive(pid: number): boolean {
   try {
@@ -63,4 +64,19 @@ export function protectStateDir(stateDir: string): void {
   mkdirSync(stateDir, { recursive: true });
   const gi = path.join(stateDir, '.gitignore');
   if (!existsSync(gi)) writeFileSync(gi, '*\n');
+}
+
+/** The record that lets other hermes commands (and tests) find a running local stack. */
+export function localStageRecord(stack: LocalStack, extra: Partial<StageRecord> = {}): StageRecord {
+  return {
+    stage: stack.stage,
+    region: stack.region,
+    endpoints: stack.endpoints,
+    queueUrl: stack.queues.queueUrl,
+    dlqUrl: stack.queues.dlqUrl,
+    jwtSecret: stack.jwtSecret,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    ...extra,
+  };
 }

@@ -164,20 +164,11 @@ export interface CliStack {
  */
 export async function startCliStack(opts: import('../../src/local/stack.js').LocalStackOptions = {}): Promise<CliStack> {
   const { startTestStack } = await import('./stack.js');
-  const { writeStageRecord } = await import('../../src/local/state.js');
+  const { writeStageRecord, localStageRecord } = await import('../../src/local/state.js');
   const { rmSync } = await import('node:fs');
   const stack = await startTestStack(opts);
   const stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-cli-state-'));
-  writeStageRecord(stateDir, {
-    stage: stack.stage,
-    region: stack.region,
-    endpoints: stack.endpoints,
-    queueUrl: stack.queues.queueUrl,
-    dlqUrl: stack.queues.dlqUrl,
-    jwtSecret: stack.jwtSecret,
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-  });
+  writeStageRecord(stateDir, localStageRecord(stack));
   const env = { HERMES_BCRYPT_COST: '4' };
   const withDir = (argv: string[]) => ['--state-dir', stateDir, ...argv];
   return {

@@ -79,18 +79,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     gatewayLog: (l) => say(l),
   });
   demoStack = stack;
-  const record = {
-    stage: 'local',
-    region: cfg.region.value,
-    endpoints: stack.endpoints,
-    queueUrl: stack.queues.queueUrl,
-    dlqUrl: stack.queues.dlqUrl,
-    jwtSecret: stack.jwtSecret,
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-    ephemeral: Boolean(opts.ephemeral),
-  };
-  const recordFile = state.writeStageRecord(stateDir, record);
+  const recordFile = state.writeStageRecord(stateDir, state.localStageRecord(stack, { ephemeral: Boolean(opts.ephemeral) }));
   const ready = {
     status: 'ready',
     stage: 'local',
