@@ -11,7 +11,6 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { HermesError } from '../core/errors.js';
 import { Connection, type ConnectionHooks, type ConnectionSettings } from './gateway-connection.js';
 import {
   awsId,
@@ -41,6 +40,7 @@ import {
   type IdentitySource,
 } from './gateway-authorizer.js';
 import { managementApi, type ConnectionRegistry, type PostOutcome } from './management-api.js';
+import { listen } from './listen.js';
 
 /** Runs a Lambda handler in-process; may throw. */
 export type Invoke = (event: any) => Promise<any>;
@@ -103,17 +103,6 @@ export interface Gateway {
 }
 
 /** The gateway could not listen; `code` is Node's (`EADDRINUSE`, `EACCES`, …). */
-export class GatewayListenError extends HermesError {
-  override name = 'GatewayListenError';
-  constructor(
-    readonly code: string,
-    message: string,
-    options: { hint?: string; cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const gateway = new LocalGateway(opts);
   await gateway.listen();
@@ -208,25 +197,7 @@ class LocalGateway implements Gateway {
 
   async listen(): Promise<void> {
     const port = this.opts.port ?? 3001;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        this.server.off('listening', onListening);
-        const code = err.code ?? 'UNKNOWN';
-        const message =
-          code === 'EADDRINUSE'
-            ? `Port ${port} on ${this.host} is already in use, so the local API Gateway cannot start.`
-            : `The local API Gateway cannot listen on ${this.host}:${port}: ${err.message}.`;
-        const hint = 'Stop whatever is listening there or choose another gateway port (0 picks a free one).';
-        reject(new GatewayListenError(code, message, { hint, cause: err }));
-      };
-      const onListening = () => {
-        this.server.off('error', onError);
-        resolve();
-      };
-      this.server.once('error', onError);
-      this.server.once('listening', onListening);
-      this.server.listen(port, this.host);
-    });
+    await listen(this.server, port, this.host, 'WebSocket gateway', '--port');
     this.server.on('error', (err) => this.log(`error: gateway server: ${err.message}`));
 
     this.port = (this.server.address() as AddressInfo).port;

@@ -2,12 +2,23 @@
 import type { Server } from 'node:net';
 import { HermesError } from '../core/errors.js';
 
-export class PortInUseError extends HermesError {
-  override name = 'PortInUseError';
-  constructor(readonly service: string, readonly host: string, readonly port: number, flag: string) {
-    super(`Port ${port} on ${host} (${service}) is already in use.`, {
-      hint: `Stop whatever uses it, or choose another port with ${flag} (0 picks a free one).`,
-    });
+/** A local service could not listen; `code` is the system's (EADDRINUSE, EACCES, …). */
+export class ListenError extends HermesError {
+  override name = 'ListenError';
+  constructor(
+    readonly code: string,
+    readonly service: string,
+    readonly host: string,
+    readonly port: number,
+    flag: string,
+    cause?: Error,
+  ) {
+    super(
+      code === 'EADDRINUSE'
+        ? `Port ${port} on ${host} (${service}) is already in use.`
+        : `The ${service} cannot listen on ${host}:${port}: ${cause?.message ?? code}.`,
+      { hint: `Stop whatever uses it, or choose another port with ${flag} (0 picks a free one).`, cause },
+    );
   }
 }
 
@@ -15,7 +26,7 @@ export function listen(server: Server, port: number, host: string, service: stri
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
-      reject(err.code === 'EADDRINUSE' ? new PortInUseError(service, host, port, flag) : err);
+      reject(new ListenError(err.code ?? 'UNKNOWN', service, host, port, flag, err));
     };
     const onListening = () => {
       server.off('error', onError);
