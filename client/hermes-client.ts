@@ -142,7 +142,11 @@ export const DEFAULTS = {
   renewBeforeSeconds: 30,
 } as const;
 
-/** The action the client sends to keep an idle connection open; `$default` answers it with nothing. */
+/**
+ * The action the client sends to keep an idle connection open; `$default` answers it with
+ * nothing. Spelled out here (not imported from src/core/ws-event.ts) so the bundle and its
+ * .d.mts stand alone.
+ */
 export const KEEPALIVE_MESSAGE = '{"action":"keepalive"}';
 /** API Gateway's largest inbound WebSocket frame; a browser sends each message as one frame. */
 export const MAX_SEND_BYTES = 32 * 1024;

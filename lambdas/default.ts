@@ -7,9 +7,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
-import type { ErrorFrame, WebSocketEvent } from '../src/core/ws-event.js';
-
-export const KEEPALIVE_ACTION = 'keepalive';
+import { KEEPALIVE_ACTION, type ErrorFrame, type WebSocketEvent } from '../src/core/ws-event.js';
 
 export function isKeepalive(body: string | undefined): boolean {
   try {

@@ -12,7 +12,8 @@ import { connect, eventually, type TestClient } from './helpers/ws.js';
 import { issueToken } from '../src/core/tokens.js';
 import { publish } from '../src/core/publish.js';
 import { listRoomConnectionIds } from '../src/core/connections.js';
-import { backoffDelay, DEFAULT_BACKOFF } from '../src/cli/listen-client.js';
+import { backoffDelay, DEFAULT_BACKOFF, startListenClient } from '../src/cli/listen-client.js';
+import { startTestStack } from './helpers/stack.js';
 
 let s: CliStack;
 const open: TestClient[] = [];
@@ -188,5 +189,28 @@ describe('listen client backoff', () => {
     expect([at(3, 0), at(3, 1)]).toEqual([4000, 8000]);
     expect([at(10, 0), at(10, 1)]).toEqual([15_000, 30_000]);
     expect(at(1000, 0.5)).toBe(22_500);
+  });
+});
+
+describe('listen client keepalive', () => {
+  it('keeps a quiet connection open through the gateway idle timeout, where a silent one is closed', async () => {
+    const quiet = await startTestStack({ idleTimeoutMs: 1500 });
+    const stops: Array<() => void> = [];
+    try {
+      const url = async (user: string) =>
+        `${quiet.endpoints.websocket}?token=${(await issueToken({ ddb: quiet.ddb, table: quiet.names.tokensTable, secret: quiet.jwtSecret, bcryptCost: 4 }, { userId: user, roomId: 'quiet', ttlSeconds: 600 })).token}`;
+      const events: Record<string, string[]> = { kept: [], silent: [] };
+      for (const [name, keepAliveMs] of [['kept', 400], ['silent', 0]] as const) {
+        const c = startListenClient({ url: await url(name), keepAliveMs, onMessage: () => {}, onEvent: (e) => events[name].push(e.kind === 'lost' ? `lost ${e.code}` : e.kind), backoff: { baseMs: 60_000, maxMs: 60_000 } });
+        stops.push(c.stop);
+      }
+      const deadline = Date.now() + 20_000;
+      while (!events.silent.some((e) => e.startsWith('lost')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(events.silent).toContain('lost 1001');
+      expect(events.kept).toEqual(['open']);
+    } finally {
+      stops.forEach((s) => s());
+      await quiet.close();
+    }
   });
 });

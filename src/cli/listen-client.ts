@@ -5,6 +5,7 @@
  * or expired token can never succeed. Used by `hermes listen`; knows nothing about the CLI.
  */
 import WebSocket from 'ws';
+import { KEEPALIVE_MESSAGE } from '../core/ws-event.js';
 
 export interface Backoff {
   /** Delay before the first retry, before jitter. */
@@ -19,6 +20,11 @@ export const DEFAULT_BACKOFF: Backoff = { baseMs: 1000, maxMs: 30_000, factor: 2
 
 /** A connection that lasted this long counts as healthy: the next drop starts from `baseMs` again. */
 const HEALTHY_AFTER_MS = 10_000;
+/**
+ * API Gateway closes a connection after 10 minutes without traffic (spec §5); a quiet room
+ * must not cost the listener a reconnect (and the frames published during it).
+ */
+export const KEEPALIVE_MS = 9 * 60_000;
 /** A close handshake the server never answers must not hold `stop()` up. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -52,6 +58,8 @@ export interface ListenClientOptions {
   signal?: AbortSignal;
   backoff?: Partial<Backoff>;
   handshakeTimeoutMs?: number;
+  /** Send a keepalive after this long without traffic either way (0 = never). */
+  keepAliveMs?: number;
 }
 
 export interface ListenClient {
@@ -70,6 +78,18 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
   let stopped = false;
   let finished = false;
   let retryTimer: NodeJS.Timeout | undefined;
+  let keepAliveTimer: NodeJS.Timeout | undefined;
+  const keepAliveMs = opts.keepAliveMs ?? KEEPALIVE_MS;
+  // Any traffic resets the gateway's idle timer, so the keepalive is due only after silence.
+  const armKeepAlive = () => {
+    clearTimeout(keepAliveTimer);
+    if (keepAliveMs <= 0 || stopped) return;
+    keepAliveTimer = setTimeout(() => {
+      if (ws?.readyState === WebSocket.OPEN) ws.send(KEEPALIVE_MESSAGE);
+      armKeepAlive();
+    }, keepAliveMs);
+    keepAliveTimer.unref();
+  };
   let resolveDone!: (end: ListenEnd) => void;
   const done = new Promise<ListenEnd>((resolve) => (resolveDone = resolve));
 
@@ -77,6 +97,7 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
     if (finished) return;
     finished = true;
     clearTimeout(retryTimer);
+    clearTimeout(keepAliveTimer);
     opts.signal?.removeEventListener('abort', stop);
     resolveDone(end);
   };
@@ -102,12 +123,15 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
       everOpened = true;
       opts.onEvent?.({ kind: 'open', reconnect });
       for (const text of pending.splice(0)) socket.send(text);
+      armKeepAlive();
     });
     socket.on('message', (data, isBinary) => {
+      armKeepAlive();
       if (!stopped) opts.onMessage(isBinary ? `<${(data as Buffer).length} bytes of binary data>` : data.toString());
     });
     socket.on('close', (code, reason) => {
       if (ws === socket) ws = undefined;
+      clearTimeout(keepAliveTimer);
       if (stopped) return finish({ kind: 'stopped' });
       if (status === 401 || status === 403) return finish({ kind: 'refused', status });
       if (!everOpened) {
@@ -149,8 +173,10 @@ export function startListenClient(opts: ListenClientOptions): ListenClient {
 
   return {
     send(text) {
-      if (ws?.readyState === WebSocket.OPEN) ws.send(text);
-      else pending.push(text);
+      if (ws?.readyState === WebSocket.OPEN) {
+        ws.send(text);
+        armKeepAlive();
+      } else pending.push(text);
     },
     stop,
     done,

@@ -32,3 +32,10 @@ export interface ErrorFrame {
   error: string;
   message: string;
 }
+
+/**
+ * The action a client sends only to reset API Gateway's 10-minute idle timer (spec §5);
+ * `$default` answers it with nothing.
+ */
+export const KEEPALIVE_ACTION = 'keepalive';
+export const KEEPALIVE_MESSAGE = `{"action":"${KEEPALIVE_ACTION}"}`;
