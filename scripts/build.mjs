@@ -5,7 +5,8 @@
 // - the CLI bundle behind bin/hermes (heavy modules stay as lazy dynamic imports);
 // - the browser client library.
 import { build } from 'esbuild';
-import { readdirSync, existsSync, cpSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, cpSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -17,9 +18,20 @@ export const HANDLERS = ['authorizer', 'connect', 'disconnect', 'send-message', 
 // Bundles must be byte-for-byte reproducible so deploy can compare CodeSha256.
 const lambdaBanner = "import { createRequire as __hermesCreateRequire } from 'node:module'; const require = __hermesCreateRequire(import.meta.url);";
 
+/** The client's .d.mts in a child process: loading TypeScript takes as long as all the bundling. */
+function declarationsInParallel() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--types-only'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error('client types failed (see above)'))));
+  });
+}
+
 async function main() {
   const started = Date.now();
-  await build({
+  const hasClient = existsSync(path.join(root, 'client/hermes-client.ts'));
+  const types = hasClient ? declarationsInParallel() : Promise.resolve();
+  const lambdas = build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(HANDLERS.map((h) => [`${h}/index`, `lambdas/${h}.ts`])),
     outdir: 'dist/lambdas',
@@ -34,7 +46,7 @@ async function main() {
     logLevel: 'warning',
   });
 
-  await build({
+  const cli = build({
     absWorkingDir: root,
     entryPoints: { cli: 'src/cli/main.ts' },
     outdir: 'dist',
@@ -51,8 +63,8 @@ async function main() {
     chunkNames: 'chunks/[name]-[hash]',
   });
 
-  if (existsSync(path.join(root, 'client/hermes-client.ts'))) {
-    await build({
+  const client = hasClient &&
+    build({
       absWorkingDir: root,
       entryPoints: { 'hermes-client': 'client/hermes-client.ts' },
       outdir: 'dist/client',
@@ -63,8 +75,7 @@ async function main() {
       format: 'esm',
       logLevel: 'warning',
     });
-    await clientDeclarations();
-  }
+  await Promise.all([lambdas, cli, client, types]);
   // The demo page `hermes dev` serves, next to the bundles that serve it (src/local/demo.ts).
   const demoDir = path.join(root, 'src/local/demo');
   if (existsSync(demoDir)) cpSync(demoDir, path.join(root, 'dist/demo'), { recursive: true });
@@ -93,13 +104,15 @@ async function clientDeclarations() {
     lib: ['lib.es2020.d.ts', 'lib.dom.d.ts'],
     types: [],
     skipLibCheck: true,
+    // Emit only: `npm test` type-checks the whole project (tsc --noEmit) anyway.
+    noCheck: true,
   };
   const program = ts.createProgram([path.join(root, 'client/hermes-client.ts')], options);
   let text;
   const result = program.emit(undefined, (file, data) => {
     if (file.endsWith('hermes-client.d.ts')) text = data;
   });
-  const problems = ts.getPreEmitDiagnostics(program).concat(result.diagnostics);
+  const problems = result.diagnostics;
   if (problems.length || !text) {
     const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
     throw new Error(`client types: ${ts.formatDiagnostics(problems, host) || 'nothing emitted'}`);
@@ -108,7 +121,7 @@ async function clientDeclarations() {
   writeFileSync(path.join(root, 'dist/client/hermes-client.d.mts'), text);
 }
 
-main().catch((err) => {
+(process.argv.includes('--types-only') ? clientDeclarations() : main()).catch((err) => {
   process.stderr.write(`hermes: build failed: ${err.message}\n`);
   process.exit(1);
 });
