@@ -5,8 +5,13 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type {
+  ApiGatewayManagementApiClient,
+  PostToConnectionCommandInput,
+  PostToConnectionCommandOutput,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { createHash, createHmac } from 'node:crypto';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, ResponseMetadata } from '@smithy/types';
 
 export interface ClientOptions {
   region: string;
@@ -29,18 +34,29 @@ export function isLoopbackEndpoint(endpoint: string | undefined): boolean {
   }
 }
 
-async function httpHandler(maxSockets = 50) {
-  const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+async function keepAliveAgents(maxSockets: number) {
   const http = await import('node:http');
   const https = await import('node:https');
   // Keep-alive agents: a fan-out makes many small requests to one host.
+  return {
+    http: new http.Agent({ keepAlive: true, maxSockets }),
+    https: new https.Agent({ keepAlive: true, maxSockets }),
+  };
+}
+
+async function httpHandler(maxSockets = 50, agents?: Awaited<ReturnType<typeof keepAliveAgents>>) {
+  const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+  const a = agents ?? (await keepAliveAgents(maxSockets));
   return new NodeHttpHandler({
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets }),
-    connectionTimeout: 5_000,
-    requestTimeout: 30_000,
+    httpAgent: a.http,
+    httpsAgent: a.https,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
   });
 }
+
+const CONNECTION_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 function common(opts: ClientOptions) {
   const credentials = opts.credentials ?? (isLoopbackEndpoint(opts.endpoint) ? LOCAL_CREDENTIALS : undefined);
@@ -68,10 +84,172 @@ export async function createSqsClient(opts: ClientOptions): Promise<SQSClient> {
 
 export async function createManagementClient(opts: ClientOptions & { endpoint: string }): Promise<ApiGatewayManagementApiClient> {
   const { ApiGatewayManagementApiClient } = await import('@aws-sdk/client-apigatewaymanagementapi');
-  return new ApiGatewayManagementApiClient({
+  const agents = await keepAliveAgents(opts.maxSockets ?? 64);
+  const client = new ApiGatewayManagementApiClient({
     ...common(opts),
     // Throttling (429) is retried by fan-out with its own backoff, so the SDK tries once.
     maxAttempts: 1,
-    requestHandler: await httpHandler(opts.maxSockets ?? 64),
+    // Build each command's handler chain once, not on every send.
+    cacheMiddleware: true,
+    requestHandler: await httpHandler(undefined, agents),
   });
+  const post = await leanPostToConnection({
+    endpoint: opts.endpoint,
+    region: opts.region,
+    credentials: client.config.credentials,
+    agent: new URL(opts.endpoint).protocol === 'https:' ? agents.https : agents.http,
+  });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as PostToConnectionCommandInput;
+      const body = context.commandName === 'PostToConnectionCommand' ? bytesOf(input.Data) : undefined;
+      if (!body) return next(args); // other commands, and streamed data, take the SDK's path
+      return { output: await post(input.ConnectionId ?? '', body), response: undefined };
+    },
+    { step: 'initialize', priority: 'high', name: 'hermesLeanPostToConnection' },
+  );
+  return client;
+}
+
+/**
+ * PostToConnection, the call a fan-out makes once per connection, sent without the SDK's
+ * generic middleware. Measured on the local stack, that middleware (endpoint rules, retry
+ * bookkeeping, schema serde, user agent, per-call handler setup) cost about five times the
+ * HTTP request itself. The request is the one the SDK sends (same path encoding, SigV4 for
+ * `execute-api` with the client's credentials, same keep-alive agent) and errors come back as
+ * the client package's exception classes with `$metadata`, so callers cannot tell the
+ * difference; every other command takes the SDK's ordinary path.
+ */
+async function leanPostToConnection(opts: {
+  endpoint: string;
+  region: string;
+  credentials: AwsCredentialIdentityProvider;
+  agent: import('node:http').Agent;
+}): Promise<(connectionId: string, body: Uint8Array) => Promise<PostToConnectionCommandOutput>> {
+  const [http, https, sdk] = await Promise.all([
+    import('node:http'),
+    import('node:https'),
+    import('@aws-sdk/client-apigatewaymanagementapi'),
+  ]);
+  const url = new URL(opts.endpoint);
+  const request = url.protocol === 'https:' ? https.request : http.request;
+  const port = url.port ? Number(url.port) : undefined;
+  // The SDK appends `/@connections/{id}` to the endpoint's path minus one trailing slash (spec §4.2).
+  const basePath = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+  const sign = sigV4Signer('execute-api', opts.region, url.host);
+  const exceptions: Record<string, new (o: { message: string; $metadata: ResponseMetadata }) => Error> = {
+    GoneException: sdk.GoneException,
+    LimitExceededException: sdk.LimitExceededException,
+    ForbiddenException: sdk.ForbiddenException,
+    PayloadTooLargeException: sdk.PayloadTooLargeException,
+  };
+  const toError = (status: number, headers: import('node:http').IncomingHttpHeaders, body: string): Error => {
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      // A real 410 has a non-JSON body (spec §4.1); the type is in the header.
+    }
+    // As the SDK finds it: header, then body `code`, then `__type`; without namespace or suffix.
+    const raw = String(headers['x-amzn-errortype'] ?? parsed.code ?? parsed.__type ?? 'Unknown');
+    const type = raw.split(':')[0].split('#').pop()!;
+    const $metadata: ResponseMetadata = { httpStatusCode: status, requestId: headers['x-amzn-requestid'] as string | undefined, attempts: 1, totalRetryDelay: 0 };
+    const message = String(parsed.message ?? parsed.Message ?? type);
+    const Known = exceptions[type];
+    if (Known) return new Known({ message, $metadata });
+    return new sdk.ApiGatewayManagementApiServiceException({ name: type, $fault: status >= 500 ? 'server' : 'client', message, $metadata });
+  };
+
+  return async (connectionId, body) => {
+    const path = `${basePath}/@connections/${encodeSegment(connectionId)}`;
+    const headers = sign(await opts.credentials(), path, body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { agent: opts.agent, hostname: url.hostname, port, method: 'POST', path, headers },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => {
+            if (status >= 300 && chunks.length < 64) chunks.push(c);
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            if (status >= 200 && status < 300) {
+              resolve({ $metadata: { httpStatusCode: status, requestId: res.headers['x-amzn-requestid'] as string | undefined, attempts: 1, totalRetryDelay: 0 } });
+            } else {
+              reject(toError(status, res.headers, Buffer.concat(chunks).toString('utf8')));
+            }
+          });
+        },
+      );
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`PostToConnection timed out after ${REQUEST_TIMEOUT_MS} ms`), { name: 'TimeoutError' })));
+      req.on('error', reject);
+      req.end(body);
+    });
+  };
+}
+
+/**
+ * SigV4 for one POST with an octet-stream body, as @smithy/signature-v4 signs it (same canonical
+ * request, including x-amz-content-sha256), but synchronous, with the signing key cached per
+ * day and credentials, and the payload hash cached per body: a fan-out posts the same frame
+ * bytes to every connection of a room, so the body is hashed once per message.
+ */
+function sigV4Signer(service: string, region: string, host: string) {
+  const payloadHashes = new WeakMap<Uint8Array, string>();
+  let key: { id: string; buf: Buffer } | undefined;
+  const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+  return (creds: AwsCredentialIdentity, path: string, body: Uint8Array): Record<string, string> => {
+    const longDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, ''); // 20250101T120000Z
+    const shortDate = longDate.slice(0, 8);
+    const scope = `${shortDate}/${region}/${service}/aws4_request`;
+    let payloadHash = payloadHashes.get(body);
+    if (payloadHash === undefined) payloadHashes.set(body, (payloadHash = sha256(body)));
+    const headers: Record<string, string> = {
+      'content-length': String(body.byteLength),
+      'content-type': 'application/octet-stream',
+      host,
+      'x-amz-content-sha256': payloadHash,
+      'x-amz-date': longDate,
+      ...(creds.sessionToken ? { 'x-amz-security-token': creds.sessionToken } : {}),
+    };
+    const names = Object.keys(headers); // already in sorted order
+    const signedHeaders = names.join(';');
+    const canonical = `POST\n${canonicalPath(path)}\n\n${names.map((n) => `${n}:${headers[n]}`).join('\n')}\n\n${signedHeaders}\n${payloadHash}`;
+    const keyId = `${shortDate}\0${creds.accessKeyId}\0${creds.secretAccessKey}`;
+    if (key?.id !== keyId) {
+      let k: Buffer = createHmac('sha256', `AWS4${creds.secretAccessKey}`).update(shortDate).digest();
+      for (const part of [region, service, 'aws4_request']) k = createHmac('sha256', k).update(part).digest();
+      key = { id: keyId, buf: k };
+    }
+    const signature = createHmac('sha256', key.buf).update(`AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${sha256(canonical)}`).digest('hex');
+    headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    return headers;
+  };
+}
+
+/** SigV4's canonical path for services other than S3: normalised, then URI-encoded again. */
+function canonicalPath(path: string): string {
+  const segments: string[] = [];
+  for (const s of path.split('/')) {
+    if (s === '' || s === '.') continue;
+    if (s === '..') segments.pop();
+    else segments.push(s);
+  }
+  const normalised = `/${segments.join('/')}${segments.length && path.endsWith('/') ? '/' : ''}`;
+  return encodeSegment(normalised).replace(/%2F/g, '/');
+}
+
+function bytesOf(data: PostToConnectionCommandInput['Data']): Uint8Array | undefined {
+  if (data === undefined) return new Uint8Array();
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return undefined;
+}
+
+/** The SDK's `extendedEncodeURIComponent`: encodeURIComponent plus the RFC 3986 reserved `!'()*`. */
+function encodeSegment(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

@@ -45,26 +45,35 @@ function isGone(err: unknown): boolean {
   return err instanceof GoneException || (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 410;
 }
 
-async function* idsOf(deps: FanoutDeps, target: FanoutTarget): AsyncGenerator<string> {
-  if (target.connectionIds) {
-    yield* target.connectionIds;
-    return;
-  }
-  for await (const page of roomConnectionPages(deps, target.roomId)) yield* page;
-}
-
 export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<FanoutResult> {
   const result: FanoutResult = { delivered: 0, pruned: 0, failed: 0, failures: [] };
   const sleep = deps.sleep ?? defaultSleep;
   const maxRetries = deps.maxThrottleRetries ?? 5;
-  const source = idsOf(deps, target);
-  let sourceDone = false;
-  // Workers share one iterator; async generators queue concurrent next() calls safely.
-  const next = async (): Promise<string | undefined> => {
-    if (sourceDone) return undefined;
-    const r = await source.next();
-    if (r.done) sourceDone = true;
-    return r.done ? undefined : r.value;
+  // Workers take ids from one buffer: a shard's ids, or the room index page by page (the
+  // next page is read when the buffer runs dry, by one worker while the others wait).
+  const pages = target.connectionIds ? undefined : roomConnectionPages(deps, target.roomId);
+  let buffer: string[] = target.connectionIds ?? [];
+  let at = 0;
+  let exhausted = pages === undefined;
+  let loading: Promise<void> | undefined;
+  const refill = async (): Promise<string | undefined> => {
+    while (at >= buffer.length) {
+      if (exhausted) return undefined;
+      loading ??= pages!.next().then(
+        (r) => {
+          loading = undefined;
+          if (r.done) exhausted = true;
+          else [buffer, at] = [r.value, 0];
+        },
+        (err: unknown) => {
+          loading = undefined;
+          exhausted = true;
+          throw err;
+        },
+      );
+      await loading;
+    }
+    return buffer[at++];
   };
 
   const deliver = async (connectionId: string) => {
@@ -94,7 +103,11 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
   };
 
   const workers = Array.from({ length: Math.max(1, deps.concurrency ?? 32) }, async () => {
-    for (let id = await next(); id !== undefined; id = await next()) await deliver(id);
+    for (;;) {
+      const id = at < buffer.length ? buffer[at++] : await refill();
+      if (id === undefined) return;
+      await deliver(id);
+    }
   });
   await Promise.all(workers);
   return result;

@@ -13,5 +13,6 @@ import { register as pruneStale } from './prune-stale.js';
 import { register as disconnect } from './disconnect.js';
 import { register as dlq } from './dlq.js';
 import { register as status } from './status.js';
+import { register as bench } from './bench.js';
 
-export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, publish, listen, completion, status, connections, disconnect, pruneStale, dlq];
+export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, publish, listen, completion, status, connections, disconnect, pruneStale, dlq, bench];

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// The fan-out benchmark: hermes end to end against a bare PostToConnection loop and a bare ws
+// broadcast, read capacity of the room index against a Scan, latency and sustained-rate runs,
+// and the effect of shards on a large room. See docs/bench.md for how to read it.
+//
+//   node scripts/bench-fanout.mjs [--quick] [--only throughput,rcu,...] [--repeat 3]
+//        [--profile] [--fanout-concurrency N] [--pollers N] [--json results.json] [--out results.txt]
+//
+// The suite is TypeScript (src/bench/); it is bundled here with esbuild, like the CLI, and runs
+// the Lambda bundles from dist/lambdas (built by `npm run build`).
+import { build } from 'esbuild';
+import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'dist/bench');
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    repeat: { type: 'string', default: '3' },
+    'fanout-concurrency': { type: 'string' },
+    pollers: { type: 'string' },
+    json: { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(
+    'usage: node scripts/bench-fanout.mjs [--quick] [--only rcu,throughput,latency,sustained,shards,tune] [--repeat N]\n' +
+      '       [--profile] [--fanout-concurrency N] [--pollers N] [--json FILE] [--out FILE]\n',
+  );
+  process.exit(0);
+}
+
+const banner = "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);";
+if (!existsSync(path.join(root, 'dist/lambdas/send-message/index.mjs'))) {
+  execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet'], { stdio: 'inherit' });
+}
+await build({
+  absWorkingDir: root,
+  entryPoints: { suite: 'src/bench/suite.ts', server: 'src/bench/server.ts' },
+  outdir: out,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  packages: 'external',
+  banner: { js: banner },
+  logLevel: 'warning',
+});
+if (args.profile) {
+  // Unminified copies of the Lambda bundles, so a profile can name the modules inside them.
+  const handlers = ['authorizer', 'connect', 'disconnect', 'send-message', 'default'];
+  await build({
+    absWorkingDir: root,
+    entryPoints: Object.fromEntries(handlers.map((h) => [`${h}/index`, `lambdas/${h}.ts`])),
+    outdir: path.join(out, 'lambdas'),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    minify: false,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    banner: { js: banner },
+    logLevel: 'warning',
+  });
+}
+
+const { runSuite, SCENARIOS, machine } = await import(pathToFileURL(path.join(out, 'suite.mjs')).href);
+const scenarios = args.only ? args.only.split(',').map((s) => s.trim()) : SCENARIOS.filter((s) => s !== 'tune');
+for (const s of scenarios) {
+  if (!SCENARIOS.includes(s)) {
+    process.stderr.write(`unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}\n`);
+    process.exit(2);
+  }
+}
+const num = (v, name) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`--${name} must be a whole number >= 1\n`);
+    process.exit(2);
+  }
+  return n;
+};
+
+const m = machine();
+const lines = [];
+const print = (text) => {
+  lines.push(text);
+  process.stdout.write(`${text}\n`);
+};
+print(`hermes fan-out benchmark, ${new Date().toISOString()}`);
+print(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}, Node ${m.node}, load average ${m.loadAverage.join(' ')}`);
+print('');
+const results = await runSuite({
+  serverFile: path.join(out, 'server.mjs'),
+  profileBundleDir: path.join(out, 'lambdas'),
+  profile: args.profile,
+  scenarios,
+  repeat: num(args.repeat, 'repeat'),
+  quick: args.quick,
+  stack: { fanoutConcurrency: num(args['fanout-concurrency'], 'fanout-concurrency'), pollers: num(args.pollers, 'pollers') },
+  log: (line) => process.stderr.write(`${line}\n`),
+  out: print,
+});
+print(`load average at the end: ${results.machine.loadAverageAtEnd.join(' ')}`);
+if (args.json) writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
+if (args.out) writeFileSync(args.out, `${lines.join('\n')}\n`);
+process.exit(0);
