@@ -1,8 +1,9 @@
 /**
  * Deliver one message to its room: the single code path behind the queue trigger and the
  * `sendMessage` route. The frame is serialised once per message, not once per connection.
- * A room larger than `shardSize` is split into shards that are put back on the queue, so
- * several send-message invocations deliver it in parallel.
+ * A room larger than `shardSize` is split into shards: all but the first are put back on the
+ * queue, so several send-message invocations deliver them in parallel, and the invocation that
+ * split the room delivers the first shard itself instead of waiting on the queue.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { buildFrame, encodeFrame, SQS_MESSAGE_LIMIT, type QueueMessage } from './envelope.js';
@@ -19,7 +20,7 @@ export interface DeliverDeps extends FanoutDeps {
 
 export interface DeliverResult extends FanoutResult {
   frameId: string;
-  /** How many shard messages were enqueued instead of delivering directly (0 if none). */
+  /** How many shard messages were put on the queue (0 if none). */
   shards: number;
 }
 
@@ -34,18 +35,30 @@ export async function deliverMessage(deps: DeliverDeps, msg: QueueMessage, frame
   if (shardSize > 0 && deps.sqs && deps.queueUrl) {
     const ids = await listRoomConnectionIds(deps, msg.room_id);
     if (ids.length > shardSize) {
-      const shards = splitShards(msg, frameId, ids, shardSize);
-      const res = await publish({ sqs: deps.sqs, queueUrl: deps.queueUrl }, shards);
-      if (res.failed.length) {
-        throw new Error(`Could not enqueue ${res.failed.length} of ${shards.length} shards of room ${msg.room_id}: ${res.failed[0].message}`);
-      }
-      return { delivered: 0, pruned: 0, failed: 0, failures: [], frameId, shards: shards.length };
+      const [first, ...rest] = splitShards(msg, frameId, ids, shardSize);
+      // Enqueue first, so the other invocations start while this one delivers its shard.
+      await enqueue(deps, rest, msg.room_id);
+      const r = await fanOut(deps, { roomId: msg.room_id, connectionIds: first.shard!.connection_ids, payload });
+      if (r.failed === 0) return { ...r, frameId, shards: rest.length };
+      // Retry exactly the connections that failed, as a shard of their own: failing this
+      // record would make the queue deliver the whole room again, shards and all.
+      const retry: QueueMessage = { ...first, shard: { ...first.shard!, connection_ids: r.failures.map((f) => f.connectionId) } };
+      await enqueue(deps, [retry], msg.room_id);
+      return { delivered: r.delivered, pruned: r.pruned, failed: 0, failures: [], frameId, shards: rest.length + 1 };
     }
     const r = await fanOut(deps, { roomId: msg.room_id, connectionIds: ids, payload });
     return { ...r, frameId, shards: 0 };
   }
   const r = await fanOut(deps, { roomId: msg.room_id, payload });
   return { ...r, frameId, shards: 0 };
+}
+
+async function enqueue(deps: DeliverDeps, shards: QueueMessage[], roomId: string): Promise<void> {
+  if (!shards.length) return;
+  const res = await publish({ sqs: deps.sqs!, queueUrl: deps.queueUrl! }, shards);
+  if (res.failed.length) {
+    throw new Error(`Could not enqueue ${res.failed.length} of ${shards.length} shards of room ${roomId}: ${res.failed[0].message}`);
+  }
 }
 
 /** Shards of at most `size` ids, each small enough for one SQS message. */

@@ -54,7 +54,9 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
     const { readStageRecord } = await import('../../core/config.js');
     const record = readStageRecord(cfg.stateDir.value, 'local');
     if (record?.pid && isAlive(record.pid) && record.endpoints.websocket) {
-      if (stackFlagNames.length) ctx.warn(`${stackFlagNames.join(', ')} apply only to a stack the bench starts itself; the running hermes dev keeps its settings.`);
+      if (stackFlagNames.length) {
+        ctx.warn(`${stackFlagNames.join(', ')} ${stackFlagNames.length > 1 ? 'apply' : 'applies'} only to a stack the bench starts itself; the running hermes dev keeps its settings.`);
+      }
       ctx.info(`using the running local stack (hermes dev, pid ${record.pid})`);
       target = hermesTarget(`local stack (hermes dev, pid ${record.pid})`, {
         websocketUrl: record.endpoints.websocket,
@@ -86,7 +88,7 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
     }
   } else {
     if (stackFlagNames.length) {
-      throw new UsageError(`${stackFlagNames.join(', ')} apply only to the local stack the bench starts itself.`, {
+      throw new UsageError(`${stackFlagNames.join(', ')} ${stackFlagNames.length > 1 ? 'apply' : 'applies'} only to the local stack the bench starts itself.`, {
         hint: `For stage "${stage}", set HERMES_SHARD_SIZE / HERMES_FANOUT_CONCURRENCY on its send-message function and redeploy.`,
       });
     }
