@@ -10,8 +10,9 @@ import type {
   PostToConnectionCommandInput,
   PostToConnectionCommandOutput,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { createHash, createHmac } from 'node:crypto';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, ResponseMetadata } from '@smithy/types';
+import { createHash } from 'node:crypto';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, ChecksumConstructor, HashConstructor, ResponseMetadata } from '@smithy/types';
 
 export interface ClientOptions {
   region: string;
@@ -97,6 +98,7 @@ export async function createManagementClient(opts: ClientOptions & { endpoint: s
     endpoint: opts.endpoint,
     region: opts.region,
     credentials: client.config.credentials,
+    sha256: client.config.sha256,
     agent: new URL(opts.endpoint).protocol === 'https:' ? agents.https : agents.http,
   });
   client.middlewareStack.add(
@@ -124,6 +126,7 @@ async function leanPostToConnection(opts: {
   endpoint: string;
   region: string;
   credentials: AwsCredentialIdentityProvider;
+  sha256: ChecksumConstructor | HashConstructor;
   agent: import('node:http').Agent;
 }): Promise<(connectionId: string, body: Uint8Array) => Promise<PostToConnectionCommandOutput>> {
   const [http, https, sdk] = await Promise.all([
@@ -136,7 +139,31 @@ async function leanPostToConnection(opts: {
   const port = url.port ? Number(url.port) : undefined;
   // The SDK appends `/@connections/{id}` to the endpoint's path minus one trailing slash (spec §4.2).
   const basePath = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
-  const sign = sigV4Signer('execute-api', opts.region, url.host);
+  // The SDK's own signer (with its signing-key cache). A payload hash given as
+  // x-amz-content-sha256 is used as is, so each frame is hashed once per message, not once
+  // per connection.
+  const signer = new SignatureV4({ credentials: opts.credentials, region: opts.region, service: 'execute-api', sha256: opts.sha256, uriEscapePath: true });
+  const payloadHashes = new WeakMap<Uint8Array, string>();
+  const sign = async (path: string, body: Uint8Array): Promise<Record<string, string>> => {
+    let payloadHash = payloadHashes.get(body);
+    if (payloadHash === undefined) payloadHashes.set(body, (payloadHash = createHash('sha256').update(body).digest('hex')));
+    const signed = await signer.sign({
+      method: 'POST',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      ...(port ? { port } : {}),
+      path,
+      query: {},
+      headers: {
+        host: url.host,
+        'content-type': 'application/octet-stream',
+        'content-length': String(body.byteLength),
+        'x-amz-content-sha256': payloadHash,
+      },
+      body,
+    });
+    return signed.headers;
+  };
   const exceptions: Record<string, new (o: { message: string; $metadata: ResponseMetadata }) => Error> = {
     GoneException: sdk.GoneException,
     LimitExceededException: sdk.LimitExceededException,
@@ -162,7 +189,7 @@ async function leanPostToConnection(opts: {
 
   return async (connectionId, body) => {
     const path = `${basePath}/@connections/${encodeSegment(connectionId)}`;
-    const headers = sign(await opts.credentials(), path, body);
+    const headers = await sign(path, body);
     return new Promise((resolve, reject) => {
       const req = request(
         { agent: opts.agent, hostname: url.hostname, port, method: 'POST', path, headers },
@@ -187,57 +214,6 @@ async function leanPostToConnection(opts: {
       req.end(body);
     });
   };
-}
-
-/**
- * SigV4 for one POST with an octet-stream body, as @smithy/signature-v4 signs it (same canonical
- * request, including x-amz-content-sha256), but synchronous, with the signing key cached per
- * day and credentials, and the payload hash cached per body: a fan-out posts the same frame
- * bytes to every connection of a room, so the body is hashed once per message.
- */
-function sigV4Signer(service: string, region: string, host: string) {
-  const payloadHashes = new WeakMap<Uint8Array, string>();
-  let key: { id: string; buf: Buffer } | undefined;
-  const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
-  return (creds: AwsCredentialIdentity, path: string, body: Uint8Array): Record<string, string> => {
-    const longDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, ''); // 20250101T120000Z
-    const shortDate = longDate.slice(0, 8);
-    const scope = `${shortDate}/${region}/${service}/aws4_request`;
-    let payloadHash = payloadHashes.get(body);
-    if (payloadHash === undefined) payloadHashes.set(body, (payloadHash = sha256(body)));
-    const headers: Record<string, string> = {
-      'content-length': String(body.byteLength),
-      'content-type': 'application/octet-stream',
-      host,
-      'x-amz-content-sha256': payloadHash,
-      'x-amz-date': longDate,
-      ...(creds.sessionToken ? { 'x-amz-security-token': creds.sessionToken } : {}),
-    };
-    const names = Object.keys(headers); // already in sorted order
-    const signedHeaders = names.join(';');
-    const canonical = `POST\n${canonicalPath(path)}\n\n${names.map((n) => `${n}:${headers[n]}`).join('\n')}\n\n${signedHeaders}\n${payloadHash}`;
-    const keyId = `${shortDate}\0${creds.accessKeyId}\0${creds.secretAccessKey}`;
-    if (key?.id !== keyId) {
-      let k: Buffer = createHmac('sha256', `AWS4${creds.secretAccessKey}`).update(shortDate).digest();
-      for (const part of [region, service, 'aws4_request']) k = createHmac('sha256', k).update(part).digest();
-      key = { id: keyId, buf: k };
-    }
-    const signature = createHmac('sha256', key.buf).update(`AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${sha256(canonical)}`).digest('hex');
-    headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
-    return headers;
-  };
-}
-
-/** SigV4's canonical path for services other than S3: normalised, then URI-encoded again. */
-function canonicalPath(path: string): string {
-  const segments: string[] = [];
-  for (const s of path.split('/')) {
-    if (s === '' || s === '.') continue;
-    if (s === '..') segments.pop();
-    else segments.push(s);
-  }
-  const normalised = `/${segments.join('/')}${segments.length && path.endsWith('/') ? '/' : ''}`;
-  return encodeSegment(normalised).replace(/%2F/g, '/');
 }
 
 function bytesOf(data: PostToConnectionCommandInput['Data']): Uint8Array | undefined {
