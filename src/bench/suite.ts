@@ -356,9 +356,11 @@ function formatProfiles(ms: Measured[]): string[] {
     '',
     'where the server process spends its time (% of CPU profile samples):',
     table([['', ...withProfile.map((m) => m.variant)], ...names.map((c) => [c, ...withProfile.map((m) => `${share(m, c)}%`)])]),
-    '',
-    `functions with the most self time, ${withProfile[0].variant}:`,
-    table([['function', 'component', '%'], ...withProfile[0].profile!.top.slice(0, 20).map((t) => [t.fn, t.component, `${t.percent}%`])]),
+    ...withProfile.flatMap((m) => [
+      '',
+      `functions with the most self time, ${m.variant}:`,
+      table([['function', 'component', '%'], ...m.profile!.top.slice(0, 12).map((t) => [t.fn, t.component, `${t.percent}%`])]),
+    ]),
   ];
 }
 
