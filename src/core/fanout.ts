@@ -4,7 +4,8 @@
  * stale (its client vanished) and its row is deleted; throttling (429) is retried with backoff;
  * anything else is counted as failed and reported, never thrown away silently.
  */
-import { PostToConnectionCommand, GoneException, LimitExceededException } from '@aws-sdk/client-apigatewaymanagementapi';
+import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { isGone, retryThrottled } from './management.js';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { deleteConnection, roomConnectionPages, type ConnectionStoreDeps } from './connections.js';
 
@@ -31,23 +32,9 @@ export interface FanoutTarget {
   payload: Uint8Array;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function isThrottle(err: unknown): boolean {
-  if (err instanceof LimitExceededException) return true;
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.$metadata?.httpStatusCode === 429 || e?.name === 'ThrottlingException' || e?.name === 'TooManyRequestsException';
-}
-
-function isGone(err: unknown): boolean {
-  // By type, not by message. The status is a second check because a non-JSON 410 body from a
-  // proxy in front of the endpoint still means the connection is gone.
-  return err instanceof GoneException || (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 410;
-}
-
 export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<FanoutResult> {
   const result: FanoutResult = { delivered: 0, pruned: 0, failed: 0, failures: [] };
-  const sleep = deps.sleep ?? defaultSleep;
+  const sleep = deps.sleep;
   const maxRetries = deps.maxThrottleRetries ?? 5;
   // Workers take ids from one buffer: a shard's ids, or the room index page by page (the
   // next page is read when the buffer runs dry, by one worker while the others wait).
@@ -77,28 +64,22 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
   };
 
   const deliver = async (connectionId: string) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await deps.management.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: target.payload }));
-        result.delivered++;
-        return;
-      } catch (err) {
-        if (isGone(err)) {
-          await deleteConnection(deps, connectionId).catch((e) => {
-            deps.logger?.warn(`fan-out: could not delete stale connection ${connectionId}: ${(e as Error).message}`);
-          });
-          result.pruned++;
-          return;
-        }
-        if (isThrottle(err) && attempt < maxRetries) {
-          // Full jitter: spreads retries of many deliveries that were throttled together.
-          await sleep(Math.random() * Math.min(2000, 25 * 2 ** attempt));
-          continue;
-        }
-        result.failed++;
-        result.failures.push({ connectionId, error: `${(err as Error).name}: ${(err as Error).message}` });
+    try {
+      await retryThrottled(
+        () => deps.management.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: target.payload })),
+        { maxRetries, sleep },
+      );
+      result.delivered++;
+    } catch (err) {
+      if (isGone(err)) {
+        await deleteConnection(deps, connectionId).catch((e) => {
+          deps.logger?.warn(`fan-out: could not delete stale connection ${connectionId}: ${(e as Error).message}`);
+        });
+        result.pruned++;
         return;
       }
+      result.failed++;
+      result.failures.push({ connectionId, error: `${(err as Error).name}: ${(err as Error).message}` });
     }
   };
 
