@@ -133,15 +133,16 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
     const kind = req.client as 'hermes' | 'sdk';
     const endpoint = stack!.endpoints.management;
     const concurrency = Number(req.concurrency ?? 32);
+    const maxSockets = Number(req.maxSockets ?? concurrency);
     const client =
       kind === 'hermes'
-        ? await createManagementClient({ region: stack!.region, endpoint, maxSockets: concurrency * 2 })
+        ? await createManagementClient({ region: stack!.region, endpoint, maxSockets })
         : new ApiGatewayManagementApiClient({
             region: stack!.region,
             endpoint,
             credentials: LOCAL_CREDENTIALS,
             maxAttempts: 1,
-            requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: true, maxSockets: concurrency * 2 }) }),
+            requestHandler: new NodeHttpHandler({ httpAgent: new http.Agent({ keepAlive: true, maxSockets }) }),
           });
     loop = { client, concurrency, queue: [], workers: 0, posted: 0, failed: 0, errors: [] };
     return null;
