@@ -45,7 +45,9 @@ function moduleInBundle(url: string, line: number): string | undefined {
     try {
       const lines = readFileSync(fileURLToPath(url), 'utf8').split('\n');
       lines.forEach((text, i) => {
-        const m = /^\/\/ ((?:node_modules\/.+|src\/.+|lambdas\/.+))$/.exec(text);
+        // esbuild's module comments: `// src/core/fanout.ts`, `// node_modules/ws/lib/sender.js`,
+        // or a relative path when node_modules is a symlink out of the tree.
+        const m = /^\/\/ (?:[^ ]*?\/)?((?:node_modules|src|lambdas)\/\S+)$/.exec(text);
         if (m) map!.push({ line: i, module: m[1] });
       });
     } catch {
