@@ -123,3 +123,25 @@ describe('send-message handler (SQS trigger)', () => {
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'g-1' }] });
   });
 });
+
+describe('room index', () => {
+  it('returns both of two connections whose ids collide in dynalite\'s 24-bit index hash', async () => {
+    // dynalite keys an index entry by the index key plus the first 6 hex digits of
+    // md5("Outliers" + table key); without connection_id in the index key, two connections of
+    // one room whose ids share those digits overwrite each other (likely in a room of ~5,000).
+    const { createHash } = await import('node:crypto');
+    const { listRoomConnectionIds } = await import('../src/core/connections.js');
+    const seen = new Map<string, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair && i < 200_000; i++) {
+      const id = `c-${i}`;
+      const h = createHash('md5').update('Outliers').update(id).digest('hex').slice(0, 6);
+      const other = seen.get(h);
+      if (other) pair = [other, id];
+      else seen.set(h, id);
+    }
+    expect(pair).toBeDefined();
+    await seed('r-collide', pair!);
+    expect((await listRoomConnectionIds({ ddb, table: names.connectionsTable }, 'r-collide')).sort()).toEqual([...pair!].sort());
+  });
+});

@@ -135,8 +135,8 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(conn.KeySchema).toEqual([{ AttributeName: 'connection_id', KeyType: 'HASH' }]);
     expect(conn.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
     expect(conn.GlobalSecondaryIndexes!.map((i) => [i.IndexName, i.KeySchema, i.Projection?.ProjectionType]).sort()).toEqual([
-      ['room_id-index', [{ AttributeName: 'room_id', KeyType: 'HASH' }], 'ALL'],
-      ['user_id-index', [{ AttributeName: 'user_id', KeyType: 'HASH' }], 'ALL'],
+      ['room_id-index', [{ AttributeName: 'room_id', KeyType: 'HASH' }, { AttributeName: 'connection_id', KeyType: 'RANGE' }], 'ALL'],
+      ['user_id-index', [{ AttributeName: 'user_id', KeyType: 'HASH' }, { AttributeName: 'connection_id', KeyType: 'RANGE' }], 'ALL'],
     ]);
     const tokens = (await send(new DescribeTableCommand({ TableName: names.tokensTable }))).Table!;
     expect(tokens.KeySchema).toEqual([

@@ -36,7 +36,7 @@ function deployedAs(d: DesiredState): ObservedState {
           status: 'ACTIVE',
           hashKey: t.hashKey,
           rangeKey: t.rangeKey,
-          indexes: Object.fromEntries(Object.entries(t.indexes).map(([n, k]) => [n, { hashKey: k, projection: 'ALL', status: 'ACTIVE' }])),
+          indexes: Object.fromEntries(Object.entries(t.indexes).map(([n, k]) => [n, { keySchema: k, projection: 'ALL', status: 'ACTIVE' }])),
           billingMode: 'PAY_PER_REQUEST',
           ttlAttribute: t.ttlAttribute,
           ttlEnabled: true,
@@ -172,7 +172,7 @@ describe('deploy plan', () => {
     for (const r of [...d.tables, ...d.queues, ...d.roles, ...d.functions, d.api, d.stage, d.mapping]) {
       expect(r.tags).toEqual({ [STAGE_TAG]: 'dev', 'hermes:managed': 'true' });
     }
-    expect(d.tables[0].indexes).toEqual({ [ROOM_INDEX]: 'room_id', [USER_INDEX]: 'user_id' });
+    expect(d.tables[0].indexes).toEqual({ [ROOM_INDEX]: 'room_id+connection_id', [USER_INDEX]: 'user_id+connection_id' });
     expect(d.mapping).toMatchObject({ batchSize: 10, responseTypes: ['ReportBatchItemFailures'] });
   });
 

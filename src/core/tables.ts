@@ -17,11 +17,18 @@ export function connectionsTableDefinition(names: ResourceNames): CreateTableCom
       { AttributeName: 'user_id', AttributeType: 'S' },
     ],
     KeySchema: [{ AttributeName: 'connection_id', KeyType: 'HASH' }],
-    GlobalSecondaryIndexes: [
-      // ALL: rows are ~150 bytes, and operators list a room's or user's rows from the index.
-      { IndexName: ROOM_INDEX, KeySchema: [{ AttributeName: 'room_id', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } },
-      { IndexName: USER_INDEX, KeySchema: [{ AttributeName: 'user_id', KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } },
-    ],
+    // ALL: rows are ~150 bytes, and operators list a room's or user's rows from the index.
+    // connection_id as the sort key: DynamoDB needs none, but dynalite tells apart index
+    // entries under one partition by a 24-bit hash, so a room of thousands would silently
+    // lose connections locally (even odds of a collision at about 5,000 per room).
+    GlobalSecondaryIndexes: [ROOM_INDEX, USER_INDEX].map((IndexName) => ({
+      IndexName,
+      KeySchema: [
+        { AttributeName: IndexName === ROOM_INDEX ? 'room_id' : 'user_id', KeyType: 'HASH' },
+        { AttributeName: 'connection_id', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    })),
   };
 }
 
@@ -38,6 +45,12 @@ export function tokensTableDefinition(names: ResourceNames): CreateTableCommandI
       { AttributeName: 'token_id', KeyType: 'RANGE' },
     ],
   };
+}
+
+/** "hash" or "hash+range": a key schema in one comparable string. */
+export function keySchemaName(schema: Array<{ AttributeName?: string; KeyType?: string }> | undefined): string {
+  const of = (type: string) => schema?.find((k) => k.KeyType === type)?.AttributeName;
+  return [of('HASH'), of('RANGE')].filter(Boolean).join('+');
 }
 
 export function tableDefinitions(names: ResourceNames): CreateTableCommandInput[] {

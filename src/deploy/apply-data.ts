@@ -52,15 +52,14 @@ export async function applyTable(ctx: ApplyContext, d: TableSpec, o: ObservedTab
     await waitTableActive(ctx, d.name);
   }
   // DynamoDB creates one index per UpdateTable, and only once the previous one is ACTIVE.
-  for (const [index, hashKey] of Object.entries(d.indexes)) {
-    if (obs.indexes[index]) continue;
+  for (const index of d.definition.GlobalSecondaryIndexes ?? []) {
+    if (obs.indexes[index.IndexName!]) continue;
+    const keys = new Set(index.KeySchema!.map((k) => k.AttributeName));
     await send(
       new UpdateTableCommand({
         TableName: d.name,
-        AttributeDefinitions: [{ AttributeName: hashKey, AttributeType: 'S' }],
-        GlobalSecondaryIndexUpdates: [
-          { Create: { IndexName: index, KeySchema: [{ AttributeName: hashKey, KeyType: 'HASH' }], Projection: { ProjectionType: 'ALL' } } },
-        ],
+        AttributeDefinitions: d.definition.AttributeDefinitions!.filter((a) => keys.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [{ Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } }],
       }),
     );
     await waitTableActive(ctx, d.name);

@@ -2,6 +2,7 @@
  * Observe: what AWS has for a stage, read with describe/get/list calls only, normalised into
  * ObservedState (parsed policies, tag maps). A missing resource is simply absent.
  */
+import { keySchemaName } from '../core/tables.js';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, ListTagsOfResourceCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
@@ -35,7 +36,7 @@ export async function observeTable(aws: Aws, name: string): Promise<ObservedTabl
     indexes: Object.fromEntries(
       (t.GlobalSecondaryIndexes ?? []).map((i) => [
         i.IndexName ?? '',
-        { hashKey: key(i.KeySchema, 'HASH'), projection: i.Projection?.ProjectionType, status: i.IndexStatus },
+        { keySchema: keySchemaName(i.KeySchema), projection: i.Projection?.ProjectionType, status: i.IndexStatus },
       ]),
     ),
     billingMode: t.BillingModeSummary?.BillingMode ?? 'PROVISIONED',

@@ -43,10 +43,10 @@ export function diffTable(d: TableSpec, o: ObservedTable | undefined): PlanItem 
       c.push(`key schema ${o.hashKey}${o.rangeKey ? `+${o.rangeKey}` : ''} ≠ ${d.hashKey}${d.rangeKey ? `+${d.rangeKey}` : ''} (cannot change in place)`);
     }
     if (o.billingMode !== d.billingMode) c.push(`billing ${o.billingMode ?? 'PROVISIONED'} → ${d.billingMode}`);
-    for (const [name, hashKey] of Object.entries(d.indexes)) {
+    for (const [name, keySchema] of Object.entries(d.indexes)) {
       const idx = o.indexes[name];
       if (!idx) c.push(`add index ${name}`);
-      else if (idx.hashKey !== hashKey || idx.projection !== 'ALL') c.push(`index ${name} differs (cannot change in place)`);
+      else if (idx.keySchema !== keySchema || idx.projection !== 'ALL') c.push(`index ${name} differs (cannot change in place)`);
     }
     if (!o.ttlEnabled || o.ttlAttribute !== d.ttlAttribute) c.push(`ttl on ${d.ttlAttribute}`);
     c.push(...tagChanges(d.tags, o.tags));

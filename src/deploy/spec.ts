@@ -5,7 +5,7 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { HANDLER_NAMES, type HandlerName, type ResourceNames } from '../core/names.js';
 import { ENV } from '../core/handler-env.js';
-import { TTL_ATTRIBUTE, tableDefinitions } from '../core/tables.js';
+import { TTL_ATTRIBUTE, keySchemaName, tableDefinitions } from '../core/tables.js';
 import { arnsFor, type KnownIds } from './arns.js';
 import { LAMBDA_TRUST_POLICY, rolePolicy } from './policies.js';
 import type { DesiredState, TableSpec, Tags } from './types.js';
@@ -83,7 +83,7 @@ export function tableSpec(definition: CreateTableCommandInput, tags: Tags): Tabl
     name: definition.TableName!,
     hashKey: key(definition.KeySchema, 'HASH')!,
     rangeKey: key(definition.KeySchema, 'RANGE'),
-    indexes: Object.fromEntries((definition.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName!, key(i.KeySchema, 'HASH')!])),
+    indexes: Object.fromEntries((definition.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName!, keySchemaName(i.KeySchema)])),
     billingMode: 'PAY_PER_REQUEST',
     ttlAttribute: TTL_ATTRIBUTE,
     tags,

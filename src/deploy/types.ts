@@ -124,7 +124,7 @@ export interface ObservedTable {
   status: string;
   hashKey?: string;
   rangeKey?: string;
-  indexes: Record<string, { hashKey?: string; projection?: string; status?: string }>;
+  indexes: Record<string, { keySchema: string; projection?: string; status?: string }>;
   billingMode?: string;
   ttlAttribute?: string;
   ttlEnabled: boolean;
