@@ -3,7 +3,7 @@
  * the authorizer event, and how API Gateway judges the authorizer's answer. Pure functions; the
  * gateway does the invoking.
  */
-import { clfTime, type ApiInfo, type ConnectionInfo, type Handshake } from './gateway-events.js';
+import { requestContext, type ApiInfo, type ConnectionInfo, type Handshake } from './gateway-events.js';
 
 export const DEFAULT_IDENTITY_SOURCES = ['route.request.querystring.token'];
 
@@ -63,7 +63,6 @@ export function authorizerEvent(
   methodArn: string,
   requestId: string,
 ): Record<string, unknown> {
-  const now = Date.now();
   return {
     type: 'REQUEST',
     methodArn,
@@ -74,21 +73,7 @@ export function authorizerEvent(
     queryStringParameters: hs.query?.single ?? {},
     multiValueQueryStringParameters: hs.query?.multi ?? {},
     stageVariables: {},
-    requestContext: {
-      routeKey: '$connect',
-      eventType: 'CONNECT',
-      extendedRequestId: requestId,
-      requestTime: clfTime(now),
-      messageDirection: 'IN',
-      stage: api.stage,
-      connectedAt: conn.connectedAt,
-      requestTimeEpoch: now,
-      identity: { ...conn.identity },
-      requestId,
-      domainName: api.domainName,
-      connectionId: conn.id,
-      apiId: api.apiId,
-    },
+    requestContext: requestContext(api, { ...conn, authorizer: undefined }, '$connect', 'CONNECT', requestId),
   };
 }
 

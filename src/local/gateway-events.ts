@@ -130,8 +130,11 @@ export function readHandshake(req: IncomingMessage, rawQuery: string, localPort:
 
 type EventType = 'CONNECT' | 'MESSAGE' | 'DISCONNECT';
 
-/** The `requestContext` every event shares (§1.1). `requestId` equals `extendedRequestId`. */
-function requestContext(
+/**
+ * The `requestContext` every event shares (§1.1), the authorizer's included (§2.1, which has
+ * no `authorizer` key because it has not run yet). `requestId` equals `extendedRequestId`.
+ */
+export function requestContext(
   api: ApiInfo,
   conn: ConnectionInfo,
   routeKey: string,
