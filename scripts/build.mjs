@@ -30,7 +30,9 @@ function declarationsInParallel() {
 async function main() {
   const started = Date.now();
   const hasClient = existsSync(path.join(root, 'client/hermes-client.ts'));
-  const types = hasClient ? declarationsInParallel() : Promise.resolve();
+  // `npm ci` (prepare) skips the client's .d.mts: loading TypeScript would add about a second
+  // to getting from a clone to a running stack; `npm run build` and `npm test` emit it.
+  const types = hasClient && !process.argv.includes('--no-types') ? declarationsInParallel() : Promise.resolve();
   const lambdas = build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(HANDLERS.map((h) => [`${h}/index`, `lambdas/${h}.ts`])),
