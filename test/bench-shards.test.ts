@@ -4,34 +4,22 @@
  * retried as a shard of exactly the failed connections. The queue and @connections are fakes
  * at the SDK boundary; the connections table is a real local DynamoDB.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
+import { useLocalDynamo } from './helpers/dynamo.js';
 import { ForbiddenException, type PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startDynamo, ensureTables, type LocalDynamo } from '../src/local/dynamodb.js';
-import { createDocumentClient } from '../src/core/clients.js';
 import { resourceNames } from '../src/core/names.js';
 import { connectionRow, putConnection } from '../src/core/connections.js';
 import { deliverMessage, splitShards } from '../src/core/deliver.js';
 import { parseQueueMessage, type QueueMessage } from '../src/core/envelope.js';
 
-let dynamo: LocalDynamo;
-let ddb: DynamoDBDocumentClient;
 const names = resourceNames('shards');
+const db = useLocalDynamo(names);
 
-beforeAll(async () => {
-  dynamo = await startDynamo({ host: '127.0.0.1', port: 0 });
-  ddb = await createDocumentClient({ region: 'us-east-1', endpoint: dynamo.endpoint });
-  await ensureTables(ddb, names);
-});
-afterAll(async () => {
-  ddb?.destroy();
-  await dynamo?.close();
-});
 
 async function seed(room: string, n: number): Promise<string[]> {
   const ids = Array.from({ length: n }, (_, i) => `${room}-c${i}`);
-  for (const id of ids) await putConnection({ ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: 'u', connectedAt: Date.now() }));
+  for (const id of ids) await putConnection({ ddb: db.ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: 'u', connectedAt: Date.now() }));
   return ids;
 }
 
@@ -66,7 +54,7 @@ function fakes(fail: (id: string) => boolean = () => false) {
 }
 
 const deps = (f: ReturnType<typeof fakes>, shardSize: number) => ({
-  ddb,
+  ddb: db.ddb,
   table: names.connectionsTable,
   management: f.management as never,
   sqs: f.sqs,

@@ -3,7 +3,8 @@
  * boundary (aws-sdk-client-mock) and a real local DynamoDB for the connections table:
  * pruning decisions, closing connections, and the dead-letter moves that must never lose one.
  */
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
+import { describe, it, expect, beforeEach } from 'vitest';
+import { useLocalDynamo } from './helpers/dynamo.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   ApiGatewayManagementApiClient, GetConnectionCommand, DeleteConnectionCommand, GoneException, LimitExceededException, ForbiddenException,
@@ -12,9 +13,6 @@ import {
   SQSClient, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, DeleteMessageBatchCommand,
   ChangeMessageVisibilityBatchCommand, StartMessageMoveTaskCommand, UnsupportedOperation, type Message,
 } from '@aws-sdk/client-sqs';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startDynamo, ensureTables, type LocalDynamo } from '../src/local/dynamodb.js';
-import { createDocumentClient } from '../src/core/clients.js';
 import { resourceNames } from '../src/core/names.js';
 import { connectionRow, putConnection, getConnection, type ConnectionRow } from '../src/core/connections.js';
 import { pruneStale } from '../src/core/prune.js';
@@ -22,14 +20,13 @@ import { closeConnections } from '../src/core/disconnect.js';
 import { peekDeadLetters, redriveDeadLetters, toDeadLetter, HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE } from '../src/core/dlq.js';
 import { DEAD_LETTER_ATTRIBUTES } from '../lambdas/send-message.js';
 
-let dynamo: LocalDynamo;
-let ddb: DynamoDBDocumentClient;
 const names = resourceNames('opscore');
+const db = useLocalDynamo(names);
 const management = mockClient(ApiGatewayManagementApiClient);
 const mgmt = new ApiGatewayManagementApiClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1/x', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
 const sqsMock = mockClient(SQSClient);
 const sqs = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
-const store = () => ({ ddb, table: names.connectionsTable });
+const store = () => ({ ddb: db.ddb, table: names.connectionsTable });
 const noSleep = { sleep: async () => {} };
 const meta = { $metadata: {} };
 
@@ -37,15 +34,6 @@ async function seed(rows: ConnectionRow[]) {
   for (const r of rows) await putConnection(store(), r);
 }
 
-beforeAll(async () => {
-  dynamo = await startDynamo({ host: '127.0.0.1', port: 0 });
-  ddb = await createDocumentClient({ region: 'us-east-1', endpoint: dynamo.endpoint });
-  await ensureTables(ddb, names);
-});
-afterAll(async () => {
-  ddb?.destroy();
-  await dynamo?.close();
-});
 beforeEach(() => {
   management.reset();
   sqsMock.reset();

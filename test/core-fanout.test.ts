@@ -2,23 +2,20 @@
  * Fan-out and the send-message handler with the management API mocked at the SDK boundary
  * (aws-sdk-client-mock) and a real local DynamoDB for the connections table.
  */
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from 'vitest';
+import { describe, it, expect, beforeEach } from 'vitest';
+import { useLocalDynamo } from './helpers/dynamo.js';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   ApiGatewayManagementApiClient, PostToConnectionCommand, GoneException, LimitExceededException, ForbiddenException,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
-import { startDynamo, ensureTables, type LocalDynamo } from '../src/local/dynamodb.js';
-import { createDocumentClient } from '../src/core/clients.js';
 import { resourceNames } from '../src/core/names.js';
 import { connectionRow, putConnection, getConnection } from '../src/core/connections.js';
 import { fanOut } from '../src/core/fanout.js';
 import { createHandler } from '../lambdas/send-message.js';
 
-let dynamo: LocalDynamo;
-let ddb: DynamoDBDocumentClient;
 const names = resourceNames('fanout');
+const db = useLocalDynamo(names);
 const management = mockClient(ApiGatewayManagementApiClient);
 const client = new ApiGatewayManagementApiClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1/x', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
@@ -32,18 +29,9 @@ function sqsRecord(body: unknown, messageId: string): SQSRecord {
 }
 
 async function seed(room: string, ids: string[]) {
-  for (const id of ids) await putConnection({ ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: `u-${id}`, connectedAt: Date.now() }));
+  for (const id of ids) await putConnection({ ddb: db.ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: `u-${id}`, connectedAt: Date.now() }));
 }
 
-beforeAll(async () => {
-  dynamo = await startDynamo({ host: '127.0.0.1', port: 0 });
-  ddb = await createDocumentClient({ region: 'us-east-1', endpoint: dynamo.endpoint });
-  await ensureTables(ddb, names);
-});
-afterAll(async () => {
-  ddb?.destroy();
-  await dynamo?.close();
-});
 beforeEach(() => management.reset());
 
 describe('fanOut', () => {
@@ -57,11 +45,11 @@ describe('fanOut', () => {
       return {};
     });
     const payload = Buffer.from('{"x":1}');
-    const res = await fanOut({ ddb, table: names.connectionsTable, management: client, concurrency: 3, sleep: async () => {} }, { roomId: 'r-mixed', payload });
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 3, sleep: async () => {} }, { roomId: 'r-mixed', payload });
     expect(res).toMatchObject({ delivered: 3, pruned: 1, failed: 1 });
     expect(res.failures[0].connectionId).toBe('denied1');
-    expect(await getConnection({ ddb, table: names.connectionsTable }, 'gone1')).toBeUndefined();
-    expect(await getConnection({ ddb, table: names.connectionsTable }, 'denied1')).toBeDefined();
+    expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'gone1')).toBeUndefined();
+    expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'denied1')).toBeDefined();
     for (const call of management.commandCalls(PostToConnectionCommand)) expect(call.args[0].input.Data).toBe(payload);
   });
 
@@ -76,7 +64,7 @@ describe('fanOut', () => {
       inFlight--;
       return {};
     });
-    const res = await fanOut({ ddb, table: names.connectionsTable, management: client, concurrency: 7 }, { roomId: 'r-big', payload: Buffer.from('x') });
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 7 }, { roomId: 'r-big', payload: Buffer.from('x') });
     expect(res.delivered).toBe(120);
     expect(peak).toBeLessThanOrEqual(7);
     const delivered = new Set(management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId));
@@ -86,7 +74,7 @@ describe('fanOut', () => {
 
 describe('send-message handler (SQS trigger)', () => {
   const env = () => ({
-    HERMES_STAGE: 'fanout', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    HERMES_STAGE: 'fanout', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
     HERMES_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:1/fanout', HERMES_FANOUT_CONCURRENCY: '4',
   });
 
@@ -142,6 +130,6 @@ describe('room index', () => {
     }
     expect(pair).toBeDefined();
     await seed('r-collide', pair!);
-    expect((await listRoomConnectionIds({ ddb, table: names.connectionsTable }, 'r-collide')).sort()).toEqual([...pair!].sort());
+    expect((await listRoomConnectionIds({ ddb: db.ddb, table: names.connectionsTable }, 'r-collide')).sort()).toEqual([...pair!].sort());
   });
 });

@@ -1,18 +1,15 @@
 /** Tokens against a real local DynamoDB (dynalite) on a free port. */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
+import { useLocalDynamo } from './helpers/dynamo.js';
 import { SignJWT, decodeJwt } from 'jose';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startDynamo, ensureTables, type LocalDynamo } from '../src/local/dynamodb.js';
-import { createDocumentClient } from '../src/core/clients.js';
 import { resourceNames } from '../src/core/names.js';
 import { issueToken, verifyToken, revokeToken, revokeUserTokens, listTokens, generateJwtSecret } from '../src/core/tokens.js';
 import { TokenRefusedError, UsageError } from '../src/core/errors.js';
 
-let dynamo: LocalDynamo;
-let ddb: DynamoDBDocumentClient;
 const names = resourceNames('unit');
+const db = useLocalDynamo(names);
 const secret = generateJwtSecret();
-const deps = () => ({ ddb, table: names.tokensTable, secret, bcryptCost: 4 });
+const deps = () => ({ ddb: db.ddb, table: names.tokensTable, secret, bcryptCost: 4 });
 
 async function refusal(token: string, now?: () => number): Promise<string> {
   try {
@@ -24,15 +21,6 @@ async function refusal(token: string, now?: () => number): Promise<string> {
   throw new Error('token was accepted');
 }
 
-beforeAll(async () => {
-  dynamo = await startDynamo({ host: '127.0.0.1', port: 0 });
-  ddb = await createDocumentClient({ region: 'us-east-1', endpoint: dynamo.endpoint });
-  await ensureTables(ddb, names);
-});
-afterAll(async () => {
-  ddb?.destroy();
-  await dynamo?.close();
-});
 
 describe('tokens', () => {
   it('issues an HS512 JWT with the documented claims and a fresh 256-bit secret each time', async () => {
@@ -52,7 +40,7 @@ describe('tokens', () => {
 
   it('never stores the secret itself, only its bcrypt hash', async () => {
     const t = await issueToken(deps(), { userId: 'u-hash', roomId: 'r', ttlSeconds: 60 });
-    const raw = await ddb.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: names.tokensTable, Key: { user_id: 'u-hash', token_id: t.tokenId } }));
+    const raw = await db.ddb.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: names.tokensTable, Key: { user_id: 'u-hash', token_id: t.tokenId } }));
     const secretClaim = decodeJwt(t.token).token as string;
     expect(JSON.stringify(raw.Item)).not.toContain(secretClaim);
     expect(raw.Item!.hash).toMatch(/^\$2[aby]\$04\$/);
