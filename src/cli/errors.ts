@@ -4,7 +4,7 @@
  * translated by type and code here, at the edge. Anything else is a bug: a short line, and the
  * stack with --debug.
  */
-import { HermesError } from '../core/errors.js';
+import { HermesError, unreachableCode } from '../core/errors.js';
 
 interface AwsLikeError {
   name?: string;
@@ -15,22 +15,12 @@ interface AwsLikeError {
   errors?: unknown[];
 }
 
-function networkCode(err: unknown): string | undefined {
-  let e = err as AwsLikeError | undefined;
-  for (let i = 0; e && i < 5; i++) {
-    if (e.code && /^E[A-Z]+$/.test(e.code)) return e.code;
-    if (Array.isArray(e.errors) && e.errors.length) e = e.errors[0] as AwsLikeError;
-    else e = e.cause as AwsLikeError | undefined;
-  }
-  return undefined;
-}
-
 /** Translate an error into a HermesError when we know what it means for the user. */
 export function explain(err: unknown): HermesError | undefined {
   if (err instanceof HermesError) return err;
   const e = err as AwsLikeError;
-  const net = networkCode(err);
-  if (net === 'ECONNREFUSED' || net === 'ENOTFOUND' || net === 'EAI_AGAIN' || net === 'ECONNRESET' || net === 'ETIMEDOUT') {
+  const net = unreachableCode(err);
+  if (net) {
     return new HermesError(`Cannot reach the endpoint (${net}): ${e.message ?? ''}`.trim(), {
       hint: 'Is `hermes dev` running (or the stage deployed)? Check --endpoint-url, --region and your network.',
     });

@@ -68,3 +68,19 @@ export class TokenRefusedError extends HermesError {
 export class StackNotRunningError extends HermesError {
   override name = 'StackNotRunningError';
 }
+
+/** Network failures that mean "the endpoint cannot be reached", as Node reports them. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/**
+ * The network error code behind an AWS SDK error, if the endpoint could not be reached. The SDK
+ * wraps it: the code may sit on the error itself, in `cause`, or in an AggregateError's `errors`.
+ */
+export function unreachableCode(err: unknown): string | undefined {
+  let e = err as { code?: string; cause?: unknown; errors?: unknown[] } | undefined;
+  for (let i = 0; e && i < 5; i++) {
+    if (e.code && UNREACHABLE_CODES.has(e.code)) return e.code;
+    e = (Array.isArray(e.errors) && e.errors.length ? e.errors[0] : e.cause) as typeof e;
+  }
+  return undefined;
+}

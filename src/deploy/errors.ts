@@ -3,7 +3,7 @@
  * AWS said, and a hint for the class of error (permissions, credentials, region, quota). The
  * class is read from the error's name and network code, never from its message text.
  */
-import { HermesError } from '../core/errors.js';
+import { HermesError, unreachableCode } from '../core/errors.js';
 
 export class DeployError extends HermesError {
   override name = 'DeployError';
@@ -33,17 +33,6 @@ const QUOTA = new Set([
   'LimitExceeded', 'LimitExceededException', 'ServiceQuotaExceededException', 'CodeStorageExceededException',
   'TooManyRequestsException', 'ThrottlingException', 'Throttling', 'RequestLimitExceeded', 'OverLimit',
 ]);
-const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
-
-function networkCode(err: unknown): string | undefined {
-  let e = err as AwsError | undefined;
-  for (let i = 0; e && i < 5; i++) {
-    if (e.code && UNREACHABLE.has(e.code)) return e.code;
-    e = (Array.isArray(e.errors) && e.errors.length ? e.errors[0] : e.cause) as AwsError | undefined;
-  }
-  return undefined;
-}
-
 /** The IAM action a call needs, as the deploying user's policy must name it. */
 export function iamAction(service: string, action: string): string {
   if (service === 'apigateway') {
@@ -68,7 +57,7 @@ export function deployError(err: unknown, at: CallSite): DeployError {
   const name = e.name ?? 'Error';
   const message = (e.message || name).split('\n')[0];
   const opts = { cause: err, verb: at.verb };
-  const net = networkCode(err);
+  const net = unreachableCode(err);
   let hint: string;
   if (net) {
     hint = at.endpoint

@@ -6,20 +6,8 @@ import type { Register } from '../main.js';
 import type { CliContext } from '../context.js';
 
 const TOP_ROOMS = 10;
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH']);
-
-/** The network error code behind an SDK error (it may sit in `cause` or `errors`), if any. */
-function unreachable(err: unknown): string | undefined {
-  let e = err as { code?: string; cause?: unknown; errors?: unknown[] } | undefined;
-  for (let i = 0; e && i < 5; i++) {
-    if (e.code && UNREACHABLE.has(e.code)) return e.code;
-    e = (Array.isArray(e.errors) && e.errors.length ? e.errors[0] : e.cause) as typeof e;
-  }
-  return undefined;
-}
-
 async function status(ctx: CliContext) {
-  const { StackNotRunningError } = await import('../../core/errors.js');
+  const { StackNotRunningError, unreachableCode } = await import('../../core/errors.js');
   const { readStageRecord } = await import('../../core/config.js');
   const { queueDepth } = await import('../../core/dlq.js');
   const { listConnections } = await import('../../core/connections.js');
@@ -57,7 +45,7 @@ async function status(ctx: CliContext) {
   } catch (err) {
     if (err instanceof StackNotRunningError) return notRunning(err.message, startHint);
     // A stack whose record outlived it: its endpoints refuse connections.
-    const code = unreachable(err);
+    const code = unreachableCode(err);
     if (code) return notRunning(`The ${stage === 'local' ? 'local stack' : `stage "${stage}"`} does not answer (${code}).`, startHint);
     throw err;
   }
