@@ -29,6 +29,7 @@ async function deliveryDeps(deps: HandlerDeps, endpoint: string) {
     table: s.connectionsTable,
     management: await deps.management(endpoint),
     concurrency: s.fanoutConcurrency,
+    connectGraceSeconds: s.connectGraceSeconds,
     shardSize: s.queueUrl ? s.shardSize : 0,
     queueUrl: s.queueUrl,
     sqs: s.queueUrl ? await deps.sqs() : undefined,

@@ -28,8 +28,9 @@ function sqsRecord(body: unknown, messageId: string): SQSRecord {
   };
 }
 
-async function seed(room: string, ids: string[]) {
-  for (const id of ids) await putConnection({ ddb: db.ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: `u-${id}`, connectedAt: Date.now() }));
+/** Rows connected five minutes ago by default: past the connect grace, so a 410 prunes them. */
+async function seed(room: string, ids: string[], connectedAt?: number) {
+  for (const id of ids) await putConnection({ ddb: db.ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: `u-${id}`, connectedAt: connectedAt ?? Date.now() - 5 * 60_000 }));
 }
 
 beforeEach(() => management.reset());
@@ -51,6 +52,20 @@ describe('fanOut', () => {
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'gone1')).toBeUndefined();
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'denied1')).toBeDefined();
     for (const call of management.commandCalls(PostToConnectionCommand)) expect(call.args[0].input.Data).toBe(payload);
+  });
+
+  it('keeps a row that answers 410 within the connect grace: its $connect may still be running', async () => {
+    await seed('r-young', ['young1'], Date.now());
+    await seed('r-young', ['old1']);
+    management.on(PostToConnectionCommand).rejects(new GoneException({ message: '', $metadata: {} }));
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client }, { roomId: 'r-young', payload: Buffer.from('x') });
+    expect(res).toMatchObject({ delivered: 0, pruned: 1, failed: 0 });
+    expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'young1')).toBeDefined();
+    expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'old1')).toBeUndefined();
+    // With no grace the young row goes too.
+    const again = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, connectGraceSeconds: 0 }, { roomId: 'r-young', payload: Buffer.from('x') });
+    expect(again.pruned).toBe(1);
+    expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'young1')).toBeUndefined();
   });
 
   it('delivers to each of 120 connections exactly once with concurrency bounded', async () => {

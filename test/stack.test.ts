@@ -35,7 +35,9 @@ function send(room: string, data: unknown, extra: Record<string, unknown> = {}) 
 }
 
 beforeAll(async () => {
-  stack = await startTestStack({ visibilityTimeoutSeconds: 1 });
+  // connectGraceSeconds 0: the pruning test's client vanishes seconds after connecting, which
+  // the default grace (a handshake may still be in $connect) would rightly leave alone.
+  stack = await startTestStack({ visibilityTimeoutSeconds: 1, connectGraceSeconds: 0 });
 });
 
 afterAll(async () => {

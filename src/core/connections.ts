@@ -5,10 +5,21 @@
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { ROOM_INDEX, USER_INDEX } from './names.js';
 
 /** API Gateway closes every connection after 2 hours; a row older than that is stale. */
 export const MAX_CONNECTION_SECONDS = 2 * 3600;
+
+/**
+ * API Gateway answers 410 to @connections calls for a connection whose `$connect` is still
+ * running (spec §4.3), and the connect handler writes the row during `$connect`. So a 410 for a
+ * row younger than the longest handshake is no proof that the client is gone: deleting it would
+ * cut a live client off every message for up to 2 hours. `connected_at` is taken when the
+ * handshake starts, and the authorizer and `$connect` may each take up to the 29 s integration
+ * timeout (spec §5): hence a minute.
+ */
+export const CONNECT_GRACE_SECONDS = 60;
 
 export interface ConnectionRow {
   connection_id: string;
@@ -37,11 +48,31 @@ export async function putConnection(deps: ConnectionStoreDeps, row: ConnectionRo
   await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: row }));
 }
 
-export async function deleteConnection(deps: ConnectionStoreDeps, connectionId: string): Promise<boolean> {
-  const res = await deps.ddb.send(
-    new DeleteCommand({ TableName: deps.table, Key: { connection_id: connectionId }, ReturnValues: 'ALL_OLD' }),
-  );
-  return res.Attributes !== undefined;
+/**
+ * Delete a connection's row. With `connectedBefore` (epoch ms) only a row connected before then
+ * is deleted, checked by DynamoDB in the same request; a younger row is kept and false returned.
+ */
+export async function deleteConnection(
+  deps: ConnectionStoreDeps,
+  connectionId: string,
+  opts: { connectedBefore?: number } = {},
+): Promise<boolean> {
+  try {
+    const res = await deps.ddb.send(
+      new DeleteCommand({
+        TableName: deps.table,
+        Key: { connection_id: connectionId },
+        ReturnValues: 'ALL_OLD',
+        ...(opts.connectedBefore !== undefined
+          ? { ConditionExpression: 'connected_at < :before', ExpressionAttributeValues: { ':before': opts.connectedBefore } }
+          : {}),
+      }),
+    );
+    return res.Attributes !== undefined;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw err;
+  }
 }
 
 export async function getConnection(deps: ConnectionStoreDeps, connectionId: string): Promise<ConnectionRow | undefined> {

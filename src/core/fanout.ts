@@ -7,7 +7,7 @@
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { isGone, retryThrottled } from './management.js';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { deleteConnection, roomConnectionPages, type ConnectionStoreDeps } from './connections.js';
+import { CONNECT_GRACE_SECONDS, deleteConnection, roomConnectionPages, type ConnectionStoreDeps } from './connections.js';
 
 export interface FanoutResult {
   delivered: number;
@@ -19,6 +19,8 @@ export interface FanoutResult {
 export interface FanoutDeps extends ConnectionStoreDeps {
   management: Pick<ApiGatewayManagementApiClient, 'send'>;
   concurrency?: number;
+  /** A 410 for a row younger than this is not pruned (see CONNECT_GRACE_SECONDS). */
+  connectGraceSeconds?: number;
   /** Retries after a 429 before the delivery counts as failed. */
   maxThrottleRetries?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -35,6 +37,7 @@ export interface FanoutTarget {
 export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<FanoutResult> {
   const result: FanoutResult = { delivered: 0, pruned: 0, failed: 0, failures: [] };
   const sleep = deps.sleep;
+  const connectedBefore = Date.now() - (deps.connectGraceSeconds ?? CONNECT_GRACE_SECONDS) * 1000;
   const maxRetries = deps.maxThrottleRetries ?? 5;
   // Workers take ids from one buffer: a shard's ids, or the room index page by page (the
   // next page is read when the buffer runs dry, by one worker while the others wait).
@@ -72,10 +75,12 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
       result.delivered++;
     } catch (err) {
       if (isGone(err)) {
-        await deleteConnection(deps, connectionId).catch((e) => {
+        const deleted = await deleteConnection(deps, connectionId, { connectedBefore }).catch((e) => {
           deps.logger?.warn(`fan-out: could not delete stale connection ${connectionId}: ${(e as Error).message}`);
+          return false;
         });
-        result.pruned++;
+        // A row kept by the grace period is still connecting: neither pruned nor failed.
+        if (deleted) result.pruned++;
         return;
       }
       result.failed++;

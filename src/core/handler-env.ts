@@ -5,6 +5,7 @@
  */
 import { resourceNames } from './names.js';
 import { DEFAULT_REGION } from './config.js';
+import { CONNECT_GRACE_SECONDS } from './connections.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -24,6 +25,8 @@ export interface HandlerSettings {
   fanoutConcurrency: number;
   /** Rooms larger than this are split into shards re-enqueued for parallel delivery (0 = never). */
   shardSize: number;
+  /** Fan-out keeps rows younger than this that answer 410: their `$connect` may be running. */
+  connectGraceSeconds: number;
 }
 
 export const ENV = {
@@ -35,6 +38,7 @@ export const ENV = {
   managementEndpoint: 'HERMES_MANAGEMENT_ENDPOINT',
   fanoutConcurrency: 'HERMES_FANOUT_CONCURRENCY',
   shardSize: 'HERMES_SHARD_SIZE',
+  connectGraceSeconds: 'HERMES_CONNECT_GRACE_SECONDS',
 } as const;
 
 export const DEFAULT_FANOUT_CONCURRENCY = 32;
@@ -63,5 +67,6 @@ export function handlerSettings(env: Env): HandlerSettings {
     sqsEndpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
     fanoutConcurrency: positiveInt(env, ENV.fanoutConcurrency, DEFAULT_FANOUT_CONCURRENCY),
     shardSize: positiveInt(env, ENV.shardSize, DEFAULT_SHARD_SIZE, 0),
+    connectGraceSeconds: positiveInt(env, ENV.connectGraceSeconds, CONNECT_GRACE_SECONDS, 0),
   };
 }

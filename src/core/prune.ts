@@ -11,12 +11,12 @@
  * Deleting a row someone else deleted meanwhile is harmless, and a probe that fails for any
  * other reason keeps the row and is reported.
  */
-import { deleteConnection, listConnections, MAX_CONNECTION_SECONDS, type ConnectionRow, type ConnectionStoreDeps } from './connections.js';
+import { CONNECT_GRACE_SECONDS, deleteConnection, listConnections, MAX_CONNECTION_SECONDS, type ConnectionRow, type ConnectionStoreDeps } from './connections.js';
 import { mapLimit } from './concurrency.js';
 import { describeError, probeConnection, type ManagementClient, type RetryOptions } from './management.js';
 
-/** The `$connect` integration timeout is 29 s and the authorizer's as long again (spec §5). */
-export const DEFAULT_PRUNE_MIN_AGE_MS = 60_000;
+/** Rows this young may belong to a handshake still in `$connect` (see CONNECT_GRACE_SECONDS). */
+export const DEFAULT_PRUNE_MIN_AGE_MS = CONNECT_GRACE_SECONDS * 1000;
 export const DEFAULT_PRUNE_CONCURRENCY = 16;
 
 export interface PruneDeps extends ConnectionStoreDeps {

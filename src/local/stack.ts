@@ -48,6 +48,8 @@ export interface LocalStackOptions {
   pollers?: number;
   fanoutConcurrency?: number;
   shardSize?: number;
+  /** Fan-out keeps 410-answering rows younger than this (default 60 s); tests of pruning set 0. */
+  connectGraceSeconds?: number;
   /** Logs of the handlers and of the gateway. */
   logger?: Logger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
@@ -162,6 +164,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         HERMES_DLQ_URL: queues.dlqUrl,
         ...(opts.fanoutConcurrency ? { [ENV.fanoutConcurrency]: String(opts.fanoutConcurrency) } : {}),
         ...(opts.shardSize !== undefined ? { [ENV.shardSize]: String(opts.shardSize) } : {}),
+        ...(opts.connectGraceSeconds !== undefined ? { [ENV.connectGraceSeconds]: String(opts.connectGraceSeconds) } : {}),
       },
     };
     for (const h of HANDLER_NAMES) {
