@@ -8,6 +8,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { ClientOptions } from '../core/clients.js';
 import { resolveConfig, type HermesConfig, type ConfigFlags } from '../core/config.js';
 import { StackNotRunningError, UsageError } from '../core/errors.js';
 
@@ -91,6 +92,18 @@ export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal):
     );
   };
 
+  /**
+   * A client for the stage's DynamoDB or SQS. The local stage must have its endpoint recorded
+   * (else: "start hermes dev"); a deployed stage without one talks to AWS itself.
+   */
+  const awsClient = <T>(service: 'dynamodb' | 'sqs', what: string, create: (o: ClientOptions) => Promise<T>) =>
+    memo(async () => {
+      const cfg = getConfig();
+      const endpoint = cfg.endpoints[service].value;
+      if (cfg.stage.value === 'local') need(endpoint, what);
+      return create({ region: cfg.region.value, endpoint, credentials: await credentials() });
+    });
+
   const ctx: CliContext = {
     opts,
     io,
@@ -101,20 +114,8 @@ export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal):
     warn: (line) => void io.stderr.write(`${c.yellow('warning:')} ${line}\n`),
     config: getConfig,
     requireQueue: () => ({ queueUrl: need(getConfig().queueUrl.value, 'queue URL') }),
-    ddb: memo(async () => {
-      const { createDocumentClient } = await import('../core/clients.js');
-      const cfg = getConfig();
-      const endpoint = cfg.endpoints.dynamodb.value;
-      if (cfg.stage.value === 'local') need(endpoint, 'DynamoDB endpoint');
-      return createDocumentClient({ region: cfg.region.value, endpoint, credentials: await credentials() });
-    }),
-    sqs: memo(async () => {
-      const { createSqsClient } = await import('../core/clients.js');
-      const cfg = getConfig();
-      const endpoint = cfg.endpoints.sqs.value;
-      if (cfg.stage.value === 'local') need(endpoint, 'SQS endpoint');
-      return createSqsClient({ region: cfg.region.value, endpoint, credentials: await credentials() });
-    }),
+    ddb: awsClient('dynamodb', 'DynamoDB endpoint', async (o) => (await import('../core/clients.js')).createDocumentClient(o)),
+    sqs: awsClient('sqs', 'SQS endpoint', async (o) => (await import('../core/clients.js')).createSqsClient(o)),
     management: memo(async () => {
       const { createManagementClient } = await import('../core/clients.js');
       const cfg = getConfig();
