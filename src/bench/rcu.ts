@@ -88,8 +88,20 @@ async function seed(ddb: DynamoDBDocumentClient, table: string, rooms: number, p
   return rows;
 }
 
+const emptyCost = (): ReadCost => ({ requests: 0, itemsRead: 0, itemsReturned: 0, bytesRead: 0, rcu: 0, reportedRcu: 0 });
+
+/** One request page: its cost is the size of what it read, rounded up per page (spec §7). */
+function addPage(cost: ReadCost, itemsRead: number, itemsReturned: number, bytes: number, reported = 0): void {
+  cost.requests++;
+  cost.itemsRead += itemsRead;
+  cost.itemsReturned += itemsReturned;
+  cost.bytesRead += bytes;
+  cost.rcu += readUnits(bytes);
+  cost.reportedRcu += reported;
+}
+
 async function queryCost(ddb: DynamoDBDocumentClient, table: string, room: string, sizes: Map<string, number>): Promise<ReadCost> {
-  const cost: ReadCost = { requests: 0, itemsRead: 0, itemsReturned: 0, bytesRead: 0, rcu: 0, reportedRcu: 0 };
+  const cost = emptyCost();
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
     // Exactly fan-out's read (connections.ts roomConnectionPages).
@@ -107,19 +119,14 @@ async function queryCost(ddb: DynamoDBDocumentClient, table: string, room: strin
     const items = res.Items ?? [];
     // The GSI projects ALL attributes, so each index entry is as large as the item.
     const bytes = items.reduce((sum, i) => sum + (sizes.get(i.connection_id as string) ?? 0), 0);
-    cost.requests++;
-    cost.itemsRead += res.ScannedCount ?? items.length;
-    cost.itemsReturned += items.length;
-    cost.bytesRead += bytes;
-    cost.rcu += readUnits(bytes);
-    cost.reportedRcu += res.ConsumedCapacity?.CapacityUnits ?? 0;
+    addPage(cost, res.ScannedCount ?? items.length, items.length, bytes, res.ConsumedCapacity?.CapacityUnits);
     ExclusiveStartKey = res.LastEvaluatedKey;
   } while (ExclusiveStartKey);
   return cost;
 }
 
 async function scanCost(ddb: DynamoDBDocumentClient, table: string, room: string, sizes: Map<string, number>): Promise<ReadCost> {
-  const cost: ReadCost = { requests: 0, itemsRead: 0, itemsReturned: 0, bytesRead: 0, rcu: 0, reportedRcu: 0 };
+  const cost = emptyCost();
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
     const res = await ddb.send(
@@ -136,12 +143,7 @@ async function scanCost(ddb: DynamoDBDocumentClient, table: string, room: string
     // The filter hides what the page evaluated; read the same page unfiltered to size it.
     const page = await ddb.send(new ScanCommand({ TableName: table, ExclusiveStartKey, Limit: scanned, ProjectionExpression: 'connection_id' }));
     const bytes = (page.Items ?? []).reduce((sum, i) => sum + (sizes.get(i.connection_id as string) ?? 0), 0);
-    cost.requests++;
-    cost.itemsRead += scanned;
-    cost.itemsReturned += res.Items?.length ?? 0;
-    cost.bytesRead += bytes;
-    cost.rcu += readUnits(bytes);
-    cost.reportedRcu += res.ConsumedCapacity?.CapacityUnits ?? 0;
+    addPage(cost, scanned, res.Items?.length ?? 0, bytes, res.ConsumedCapacity?.CapacityUnits);
     ExclusiveStartKey = res.LastEvaluatedKey;
   } while (ExclusiveStartKey);
   return cost;
