@@ -178,8 +178,7 @@ export async function runSuite(opts: SuiteOptions): Promise<Record<string, unkno
     for (const scenario of opts.scenarios) {
       log(`\n== ${scenario} ==`);
       if (scenario === 'rcu') {
-        const { info } = await startStack();
-        void info;
+        await startStack();
         log(`seeding ${size.rcu.rooms} rooms x ${size.rcu.perRoom} connections…`);
         const rcu = await measureRcu(clients!.ddb, { rooms: size.rcu.rooms, perRoom: size.rcu.perRoom });
         await stopStack();

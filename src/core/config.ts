@@ -96,11 +96,11 @@ interface FileConfig {
   stages?: Record<string, { region?: string; profile?: string; endpointUrl?: string }>;
 }
 
-function readConfigFile(cwd: string): { data: FileConfig; file?: string } {
+function readConfigFile(cwd: string): { data: FileConfig } {
   const file = path.join(cwd, CONFIG_FILE);
   if (!existsSync(file)) return { data: {} };
   try {
-    return { data: JSON.parse(readFileSync(file, 'utf8')) as FileConfig, file };
+    return { data: JSON.parse(readFileSync(file, 'utf8')) as FileConfig };
   } catch (err) {
     throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}.`, {
       hint: `Fix the file or remove it; hermes works without one.`,
@@ -121,7 +121,7 @@ function pick<T>(
 }
 
 export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, cwd = process.cwd()): HermesConfig {
-  const { data: file, file: fileName } = readConfigFile(cwd);
+  const { data: file } = readConfigFile(cwd);
   const fk = (k: string) => `${CONFIG_FILE}:${k}`;
 
   const stage = pick<string>(
@@ -237,7 +237,6 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
     undefined,
   );
   const bcryptCost: Resolved<number> = { ...costRaw, value: parseBcryptCost(costRaw.value, costRaw.from) };
-  void fileName;
   return {
     stage,
     region,
