@@ -18,7 +18,6 @@ import { HermesError, MalformedMessageError } from '../src/core/errors.js';
 import type { ErrorFrame, WebSocketEvent } from '../src/core/ws-event.js';
 import { randomUUID } from 'node:crypto';
 
-export const DLQ_URL_ENV = 'HERMES_DLQ_URL';
 /** Message attributes written on a dead letter that hermes itself moved there. */
 export const DEAD_LETTER_ATTRIBUTES = { error: 'hermes_error', sourceMessageId: 'hermes_source_message_id' } as const;
 
@@ -51,10 +50,10 @@ async function deadLetter(deps: HandlerDeps, dlqUrl: string, record: SQSRecord, 
   );
 }
 
-async function handleQueue(deps: HandlerDeps, env: Env, event: SQSEvent): Promise<SQSBatchResponse> {
+async function handleQueue(deps: HandlerDeps, event: SQSEvent): Promise<SQSBatchResponse> {
   const failures: SQSBatchResponse['batchItemFailures'] = [];
   const endpoint = deps.settings.managementEndpoint;
-  const dlqUrl = env[DLQ_URL_ENV];
+  const dlqUrl = deps.settings.dlqUrl;
   await Promise.all(
     event.Records.map(async (record) => {
       const log = (level: 'info' | 'warn' | 'error', msg: string, extra: object = {}) =>
@@ -135,7 +134,7 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent): Promise<AP
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   const deps = handlerDeps(handlerSettings(env), overrides);
   return async (event: SQSEvent | WebSocketEvent): Promise<SQSBatchResponse | APIGatewayProxyResult> => {
-    if ('Records' in event) return handleQueue(deps, env, event);
+    if ('Records' in event) return handleQueue(deps, event);
     return handleRoute(deps, event);
   };
 }

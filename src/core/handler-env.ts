@@ -15,6 +15,8 @@ export interface HandlerSettings {
   connectionsTable: string;
   tokensTable: string;
   queueUrl?: string;
+  /** Where send-message moves a malformed record, with the reason attached. */
+  dlqUrl?: string;
   /** HS512 key for the tokens; only the authorizer and token issuers need it. */
   jwtSecret?: string;
   /** `@connections` endpoint incl. stage; when absent it is derived from the WebSocket event. */
@@ -34,6 +36,7 @@ export const ENV = {
   connectionsTable: 'HERMES_CONNECTIONS_TABLE',
   tokensTable: 'HERMES_TOKENS_TABLE',
   queueUrl: 'HERMES_QUEUE_URL',
+  dlqUrl: 'HERMES_DLQ_URL',
   jwtSecret: 'HERMES_JWT_SECRET',
   managementEndpoint: 'HERMES_MANAGEMENT_ENDPOINT',
   fanoutConcurrency: 'HERMES_FANOUT_CONCURRENCY',
@@ -61,6 +64,7 @@ export function handlerSettings(env: Env): HandlerSettings {
     connectionsTable: env[ENV.connectionsTable] || names.connectionsTable,
     tokensTable: env[ENV.tokensTable] || names.tokensTable,
     queueUrl: env[ENV.queueUrl] || undefined,
+    dlqUrl: env[ENV.dlqUrl] || undefined,
     jwtSecret: env[ENV.jwtSecret] || undefined,
     managementEndpoint: env[ENV.managementEndpoint] || undefined,
     dynamodbEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL || undefined,

@@ -13,7 +13,6 @@ import type { DesiredState, TableSpec, Tags } from './types.js';
 export const RUNTIME = 'nodejs22.x';
 export const ENTRY = 'index.handler';
 /** Same name as in lambdas/send-message.ts, which reads it. */
-export const DLQ_URL_ENV = 'HERMES_DLQ_URL';
 
 /**
  * Memory also buys CPU on Lambda. The authorizer runs a bcrypt check (cost 10) on every
@@ -67,7 +66,7 @@ function environment(h: HandlerName, input: DesiredInput, arns: ReturnType<typeo
   if (h === 'authorizer') env[ENV.jwtSecret] = input.jwtSecret;
   if (h === 'send-message') {
     env[ENV.queueUrl] = arns.queueUrl;
-    env[DLQ_URL_ENV] = arns.dlqUrl;
+    env[ENV.dlqUrl] = arns.dlqUrl;
   }
   // Set, rather than derived from each event, so a custom domain in front of the API still
   // reaches @connections on the API's own endpoint.

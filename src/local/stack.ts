@@ -161,7 +161,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         ...baseEnv,
         [ENV.managementEndpoint]: gateway.managementEndpoint,
         [ENV.queueUrl]: queues.queueUrl,
-        HERMES_DLQ_URL: queues.dlqUrl,
+        [ENV.dlqUrl]: queues.dlqUrl,
         ...(opts.fanoutConcurrency ? { [ENV.fanoutConcurrency]: String(opts.fanoutConcurrency) } : {}),
         ...(opts.shardSize !== undefined ? { [ENV.shardSize]: String(opts.shardSize) } : {}),
         ...(opts.connectGraceSeconds !== undefined ? { [ENV.connectGraceSeconds]: String(opts.connectGraceSeconds) } : {}),
