@@ -7,8 +7,8 @@
  * - The WebSocket `sendMessage` route: the room and the user come from the authorizer context,
  *   never from the message body.
  */
-import type { SQSBatchResponse, SQSEvent, SQSRecord, APIGatewayProxyResult } from 'aws-lambda';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE, sendDeadLetter } from '../src/core/dlq.js';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
@@ -18,8 +18,8 @@ import { HermesError, MalformedMessageError } from '../src/core/errors.js';
 import type { ErrorFrame, WebSocketEvent } from '../src/core/ws-event.js';
 import { randomUUID } from 'node:crypto';
 
-/** Message attributes written on a dead letter that hermes itself moved there. */
-export const DEAD_LETTER_ATTRIBUTES = { error: 'hermes_error', sourceMessageId: 'hermes_source_message_id' } as const;
+/** Message attributes written on a dead letter that hermes itself moved there (core/dlq.ts). */
+export const DEAD_LETTER_ATTRIBUTES = { error: HERMES_ERROR_ATTRIBUTE, sourceMessageId: HERMES_SOURCE_ID_ATTRIBUTE } as const;
 
 async function deliveryDeps(deps: HandlerDeps, endpoint: string) {
   const s = deps.settings;
@@ -34,20 +34,6 @@ async function deliveryDeps(deps: HandlerDeps, endpoint: string) {
     sqs: s.queueUrl ? await deps.sqs() : undefined,
     logger: deps.logger,
   };
-}
-
-async function deadLetter(deps: HandlerDeps, dlqUrl: string, record: SQSRecord, reason: string): Promise<void> {
-  const sqs = await deps.sqs();
-  await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: dlqUrl,
-      MessageBody: record.body,
-      MessageAttributes: {
-        [DEAD_LETTER_ATTRIBUTES.error]: { DataType: 'String', StringValue: reason.slice(0, 1000) },
-        [DEAD_LETTER_ATTRIBUTES.sourceMessageId]: { DataType: 'String', StringValue: record.messageId },
-      },
-    }),
-  );
 }
 
 async function handleQueue(deps: HandlerDeps, event: SQSEvent): Promise<SQSBatchResponse> {
@@ -74,7 +60,7 @@ async function handleQueue(deps: HandlerDeps, event: SQSEvent): Promise<SQSBatch
           log('warn', 'malformed message', { error: err.message });
           if (dlqUrl) {
             try {
-              await deadLetter(deps, dlqUrl, record, err.message);
+              await sendDeadLetter(await deps.sqs(), dlqUrl, { body: record.body, sourceMessageId: record.messageId, reason: err.message });
               return;
             } catch (dlqErr) {
               log('error', 'could not move message to the dead-letter queue', { error: (dlqErr as Error).message });

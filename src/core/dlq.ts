@@ -13,6 +13,7 @@ import {
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  SendMessageCommand,
   StartMessageMoveTaskCommand,
   UnsupportedOperation,
   type Message,
@@ -24,9 +25,27 @@ import { describeError } from './management.js';
 
 type Sqs = Pick<SQSClient, 'send'>;
 
-/** The attributes lambdas/send-message.ts (DEAD_LETTER_ATTRIBUTES) writes on what it dead-letters. */
+/** The attributes send-message writes on what it dead-letters itself (sendDeadLetter). */
 export const HERMES_ERROR_ATTRIBUTE = 'hermes_error';
 export const HERMES_SOURCE_ID_ATTRIBUTE = 'hermes_source_message_id';
+
+/** Put a message that can never be delivered on the dead-letter queue, with the reason. */
+export async function sendDeadLetter(
+  sqs: Sqs,
+  dlqUrl: string,
+  message: { body: string; sourceMessageId: string; reason: string },
+): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: dlqUrl,
+      MessageBody: message.body,
+      MessageAttributes: {
+        [HERMES_ERROR_ATTRIBUTE]: { DataType: 'String', StringValue: message.reason.slice(0, 1000) },
+        [HERMES_SOURCE_ID_ATTRIBUTE]: { DataType: 'String', StringValue: message.sourceMessageId },
+      },
+    }),
+  );
+}
 
 export interface QueueDepth {
   /** ApproximateNumberOfMessages: waiting to be received. */
