@@ -18,7 +18,8 @@ import type { IssuedToken } from '../src/core/tokens.js';
 import { revokeToken } from '../src/core/tokens.js';
 import { publish } from '../src/core/publish.js';
 import { listRoomConnectionIds } from '../src/core/connections.js';
-import { writeStageRecord, localStageRecord } from '../src/local/state.js';
+import { writeStageRecord } from '../src/config/stage-record.js';
+import { localStageRecord } from '../src/local/state.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);

@@ -12,7 +12,8 @@ import { startTestStack } from './helpers/stack.js';
 import { cli, type CliResult } from './helpers/cli.js';
 import { connect, eventually, type TestClient } from './helpers/ws.js';
 import type { LocalStack } from '../src/local/stack.js';
-import { writeStageRecord, localStageRecord } from '../src/local/state.js';
+import { writeStageRecord } from '../src/config/stage-record.js';
+import { localStageRecord } from '../src/local/state.js';
 import { issueToken } from '../src/core/tokens.js';
 import { queueDepth } from '../src/core/dlq.js';
 

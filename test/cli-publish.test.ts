@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { startCliStack, cli, type CliStack } from './helpers/cli.js';
 import { connect, type TestClient } from './helpers/ws.js';
 import { issueToken } from '../src/core/tokens.js';
-import { writeStageRecord } from '../src/local/state.js';
+import { writeStageRecord } from '../src/config/stage-record.js';
 
 let s: CliStack;
 let dir: string;

@@ -9,7 +9,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { ClientOptions } from '../core/clients.js';
-import { resolveConfig, type HermesConfig, type ConfigFlags } from '../core/config.js';
+import { resolveConfig, type HermesConfig, type ConfigFlags } from '../config/resolve.js';
 import { StackNotRunningError, UsageError } from '../core/errors.js';
 
 export interface GlobalOptions extends ConfigFlags {

@@ -4,7 +4,7 @@
  * variables to `createHandler(env)` so that several stacks can run in one process.
  */
 import { resourceNames } from './names.js';
-import { DEFAULT_REGION } from './config.js';
+import { DEFAULT_REGION, DEFAULT_STAGE } from './defaults.js';
 import { CONNECT_GRACE_SECONDS } from './connections.js';
 
 export type Env = Record<string, string | undefined>;
@@ -56,7 +56,7 @@ function positiveInt(env: Env, name: string, fallback: number, min = 1): number 
 }
 
 export function handlerSettings(env: Env): HandlerSettings {
-  const stage = env[ENV.stage] || 'local';
+  const stage = env[ENV.stage] || DEFAULT_STAGE;
   const names = resourceNames(stage);
   return {
     stage,

@@ -11,7 +11,7 @@ import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, Batch
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TokenRefusedError, UsageError } from './errors.js';
 import { roomProblem } from './envelope.js';
-import { DEFAULT_BCRYPT_COST } from './config.js';
+import { DEFAULT_BCRYPT_COST } from './defaults.js';
 
 export const TOKEN_ALGORITHM = 'HS512';
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;

@@ -18,9 +18,9 @@ import { resourceNames, HANDLER_NAMES, type HandlerName, type ResourceNames } fr
 import { ENV, type Env } from '../core/handler-env.js';
 import { generateJwtSecret } from '../core/tokens.js';
 import type { Logger } from '../core/handler-deps.js';
-import type { ServiceEndpoints } from '../core/config.js';
+import type { ServiceEndpoints } from '../config/stage-record.js';
+import { DEFAULT_PORTS } from '../config/dev-settings.js';
 
-export const DEFAULT_PORTS = { gateway: 3001, dynamodb: 8000, sqs: 9324 } as const;
 /** Function timeouts as deployed; the queue's visibility timeout is 6x send-message's (spec §6). */
 export const FUNCTION_TIMEOUT_SECONDS: Record<HandlerName, number> = {
   authorizer: 10,

@@ -1,11 +1,12 @@
 /**
- * The state dir (`.hermes/`): `hermes dev` records its endpoints and its throwaway JWT secret
- * there (file mode 0600) so that other hermes commands in the same project find the stack.
- * The secret survives restarts so tokens stay valid against a persisted database.
+ * The local stack's part of the state dir (`.hermes/`): `hermes dev` records its endpoints and
+ * its throwaway JWT secret there (file mode 0600) so that other hermes commands in the same
+ * project find the stack. The secret survives restarts so tokens stay valid against a
+ * persisted database. The record's format and its reading and writing are src/config's.
  */
-import { mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { stageRecordPath, readStageRecord, type StageRecord } from '../core/config.js';
+import { readStageRecord, type StageRecord } from '../config/stage-record.js';
 import { generateJwtSecret } from '../core/tokens.js';
 import { HermesError } from '../core/errors.js';
 import type { LocalStack } from './stack.js';
@@ -30,22 +31,6 @@ export function assertNotRunning(stateDir: string, stage: string): void {
   }
 }
 
-export function writeStageRecord(stateDir: string, record: StageRecord): string {
-  const file = stageRecordPath(stateDir, record.stage);
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file); // atomic: readers never see half a file
-  return file;
-}
-
-export function removeStageRecord(stateDir: string, stage: string, onlyIfPid?: number): void {
-  const file = stageRecordPath(stateDir, stage);
-  if (!existsSync(file)) return;
-  if (onlyIfPid !== undefined && readStageRecord(stateDir, stage)?.pid !== onlyIfPid) return;
-  rmSync(file, { force: true });
-}
-
 /** The local stage's signing key: kept in the state dir, made on first use. */
 export function localJwtSecret(stateDir: string): string {
   const file = path.join(stateDir, 'jwt-secret');
@@ -57,13 +42,6 @@ export function localJwtSecret(stateDir: string): string {
   const secret = generateJwtSecret();
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
-}
-
-/** A .gitignore inside the state dir so its secret is never committed by accident. */
-export function protectStateDir(stateDir: string): void {
-  mkdirSync(stateDir, { recursive: true });
-  const gi = path.join(stateDir, '.gitignore');
-  if (!existsSync(gi)) writeFileSync(gi, '*\n');
 }
 
 /** The record that lets other hermes commands (and tests) find a running local stack. */

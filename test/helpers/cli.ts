@@ -164,7 +164,8 @@ export interface CliStack {
  */
 export async function startCliStack(opts: import('../../src/local/stack.js').LocalStackOptions = {}): Promise<CliStack> {
   const { startTestStack } = await import('./stack.js');
-  const { writeStageRecord, localStageRecord } = await import('../../src/local/state.js');
+  const { writeStageRecord } = await import('../../src/config/stage-record.js');
+  const { localStageRecord } = await import('../../src/local/state.js');
   const { rmSync } = await import('node:fs');
   const stack = await startTestStack(opts);
   const stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-cli-state-'));

@@ -24,7 +24,7 @@ interface BenchFlags {
 const MAX_LISTENERS = 20_000;
 
 async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult> {
-  const { parseIntFlag, parseDuration } = await import('../../core/parse.js');
+  const { parseIntFlag, parseDuration } = await import('../../config/parse.js');
   const { UsageError } = await import('../../core/errors.js');
   const { runBench } = await import('../../bench/bench.js');
   const { hermesTarget } = await import('../../bench/target.js');
@@ -51,7 +51,7 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
   let target;
   if (stage === 'local') {
     const { isAlive } = await import('../../local/state.js');
-    const { readStageRecord } = await import('../../core/config.js');
+    const { readStageRecord } = await import('../../config/stage-record.js');
     const record = readStageRecord(cfg.stateDir.value, 'local');
     if (record?.pid && isAlive(record.pid) && record.endpoints.websocket) {
       if (stackFlagNames.length) {

@@ -42,11 +42,11 @@ export async function targetStage(ctx: CliContext, verb: 'deploy' | 'destroy') {
 
 export async function runDeploy(ctx: CliContext, flags: DeployFlags, deps: DeployDeps = {}): Promise<CommandResult> {
   const cfg = await targetStage(ctx, 'deploy');
-  const [{ createAws }, { deploy }, report, state] = await Promise.all([
+  const [{ createAws }, { deploy }, report, records] = await Promise.all([
     import('../../deploy/aws.js'),
     import('../../deploy/deploy.js'),
     import('../../deploy/report.js'),
-    import('../../local/state.js'),
+    import('../../config/stage-record.js'),
   ]);
   const endpoint = cfg.endpointUrl.value;
   const aws =
@@ -66,8 +66,8 @@ export async function runDeploy(ctx: CliContext, flags: DeployFlags, deps: Deplo
     if (result.dryRun) return { data: result, text: report.planText(result, ctx.c) };
 
     const o = result.outputs!;
-    state.protectStateDir(cfg.stateDir.value);
-    const recordFile = state.writeStageRecord(cfg.stateDir.value, {
+    records.protectStateDir(cfg.stateDir.value);
+    const recordFile = records.writeStageRecord(cfg.stateDir.value, {
       stage: cfg.stage.value,
       region: cfg.region.value,
       // With --endpoint-url (an emulator), later commands must talk to it too.

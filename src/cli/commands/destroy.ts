@@ -10,11 +10,11 @@ import type { Aws } from '../../deploy/aws.js';
 export async function runDestroy(ctx: CliContext, deps: { aws?: Aws } = {}): Promise<CommandResult> {
   const { targetStage } = await import('./deploy.js');
   const cfg = await targetStage(ctx, 'destroy');
-  const [{ createAws }, destroyMod, report, state] = await Promise.all([
+  const [{ createAws }, destroyMod, report, records] = await Promise.all([
     import('../../deploy/aws.js'),
     import('../../deploy/destroy.js'),
     import('../../deploy/report.js'),
-    import('../../local/state.js'),
+    import('../../config/stage-record.js'),
   ]);
   const stage = cfg.stage.value;
   const aws =
@@ -32,7 +32,7 @@ export async function runDestroy(ctx: CliContext, deps: { aws?: Aws } = {}): Pro
       ctx.info(`Destroying stage ${stage} in ${cfg.region.value}…`);
     }
     const result = await destroyMod.destroy(aws, cfg.names, plan, (item) => ctx.info(report.progressLine(item, ctx.c)));
-    state.removeStageRecord(cfg.stateDir.value, stage);
+    records.removeStageRecord(cfg.stateDir.value, stage);
     return { data: result, text: report.destroyText(result) };
   } finally {
     if (!deps.aws) aws.destroy();

@@ -1,16 +1,13 @@
 /**
  * `hermes dev`: the whole notification system on this machine, no AWS account, no Docker.
- * Ports default to the ecosystem's usual ones (gateway 3001, DynamoDB 8000, SQS 9324); each
- * can be set by flag or environment, 0 for any free port.
+ * Ports default to the ecosystem's usual ones (gateway 3001, DynamoDB 8000, SQS 9324); each,
+ * and the host, resolves like every setting (src/config/dev-settings.ts), 0 for any free port.
  */
 import type { Register } from '../main.js';
 import type { CliContext } from '../context.js';
+import { DEFAULT_HOST, DEFAULT_PORTS, resolveDevSettings, type DevFlags } from '../../config/dev-settings.js';
 
-interface DevOptions {
-  port?: string;
-  dynamodbPort?: string;
-  sqsPort?: string;
-  host?: string;
+interface DevOptions extends DevFlags {
   ephemeral?: boolean;
   idleTimeout?: string;
   maxLifetime?: string;
@@ -18,18 +15,12 @@ interface DevOptions {
   verbose?: boolean;
 }
 
-function pick(flag: string | undefined, env: string | undefined, fallback: number, name: string, parse: (f: string, v: string) => number): number {
-  if (flag !== undefined) return parse(name, flag);
-  if (env !== undefined && env !== '') return parse(name, env);
-  return fallback;
-}
-
 async function dev(ctx: CliContext, opts: DevOptions) {
-  const { parsePort, parseDuration, parseIntFlag } = await import('../../core/parse.js');
-  const { startLocalStack, DEFAULT_PORTS } = await import('../../local/stack.js');
+  const { parseDuration, parseIntFlag } = await import('../../config/parse.js');
+  const { startLocalStack } = await import('../../local/stack.js');
   const state = await import('../../local/state.js');
+  const records = await import('../../config/stage-record.js');
   const path = await import('node:path');
-  const env = ctx.io.env;
   const cfg = ctx.config();
   if (cfg.stage.value !== 'local') {
     const { UsageError } = await import('../../core/errors.js');
@@ -37,19 +28,16 @@ async function dev(ctx: CliContext, opts: DevOptions) {
       hint: 'Drop --stage (or HERMES_STAGE); to run a second local stack, pass another --state-dir.',
     });
   }
-  const ports = {
-    gateway: pick(opts.port, env.HERMES_PORT, DEFAULT_PORTS.gateway, '--port', parsePort),
-    dynamodb: pick(opts.dynamodbPort, env.HERMES_DYNAMODB_PORT, DEFAULT_PORTS.dynamodb, '--dynamodb-port', parsePort),
-    sqs: pick(opts.sqsPort, env.HERMES_SQS_PORT, DEFAULT_PORTS.sqs, '--sqs-port', parsePort),
-  };
-  const host = opts.host ?? env.HERMES_HOST ?? '127.0.0.1';
+  const settings = resolveDevSettings(opts, ctx.io.env, ctx.io.cwd);
+  const ports = { gateway: settings.port.value, dynamodb: settings.dynamodbPort.value, sqs: settings.sqsPort.value };
+  const host = settings.host.value;
   const idleTimeoutMs = opts.idleTimeout ? parseDuration('--idle-timeout', opts.idleTimeout) * 1000 : undefined;
   const maxLifetimeMs = opts.maxLifetime ? parseDuration('--max-lifetime', opts.maxLifetime) * 1000 : undefined;
   const batchSize = opts.batchSize ? parseIntFlag('--batch-size', opts.batchSize, 1, 10) : undefined;
   const stateDir = cfg.stateDir.value;
 
   state.assertNotRunning(stateDir, 'local');
-  state.protectStateDir(stateDir);
+  records.protectStateDir(stateDir);
   const started = Date.now();
   const stamp = () => ctx.c.dim(new Date().toISOString().slice(11, 23));
   const say = (line: string) => ctx.info(`${stamp()} ${line}`);
@@ -79,7 +67,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     gatewayLog: (l) => say(l),
   });
   demoStack = stack;
-  const recordFile = state.writeStageRecord(stateDir, state.localStageRecord(stack, { ephemeral: Boolean(opts.ephemeral) }));
+  const recordFile = records.writeStageRecord(stateDir, state.localStageRecord(stack, { ephemeral: Boolean(opts.ephemeral) }));
   const ready = {
     status: 'ready',
     stage: 'local',
@@ -120,7 +108,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
   });
   say('shutting down…');
   await stack.close();
-  state.removeStageRecord(stateDir, 'local', process.pid);
+  records.removeStageRecord(stateDir, 'local', process.pid);
   say('stopped.');
   return { data: { status: 'stopped' }, exitCode: 0 };
 }
@@ -129,10 +117,10 @@ export const register: Register = (program, action) => {
   program
     .command('dev')
     .description('run the whole stack on this machine: WebSocket gateway, queue, tables and the Lambda handlers')
-    .option('--port <port>', 'WebSocket gateway and @connections port (env HERMES_PORT; default 3001; 0 = any free port)')
-    .option('--dynamodb-port <port>', 'DynamoDB port (env HERMES_DYNAMODB_PORT; default 8000)')
-    .option('--sqs-port <port>', 'SQS port (env HERMES_SQS_PORT; default 9324)')
-    .option('--host <host>', 'address to listen on (env HERMES_HOST; default 127.0.0.1)')
+    .option('--port <port>', `WebSocket gateway and @connections port (env HERMES_PORT, config dev.port; default ${DEFAULT_PORTS.gateway}; 0 = any free port)`)
+    .option('--dynamodb-port <port>', `DynamoDB port (env HERMES_DYNAMODB_PORT, config dev.dynamodbPort; default ${DEFAULT_PORTS.dynamodb})`)
+    .option('--sqs-port <port>', `SQS port (env HERMES_SQS_PORT, config dev.sqsPort; default ${DEFAULT_PORTS.sqs})`)
+    .option('--host <host>', `address to listen on (env HERMES_HOST, config dev.host; default ${DEFAULT_HOST})`)
     .option('--ephemeral', 'keep the tables in memory instead of under the state dir')
     .option('--idle-timeout <duration>', 'close idle connections after this long (default 10m, as API Gateway)')
     .option('--max-lifetime <duration>', 'close every connection after this long (default 2h, as API Gateway)')

@@ -9,7 +9,7 @@ import type { CliContext } from '../context.js';
 const BODY_CHARS = 200;
 
 async function list(ctx: CliContext, flags: { limit?: string }) {
-  const { parseIntFlag } = await import('../../core/parse.js');
+  const { parseIntFlag } = await import('../../config/parse.js');
   const { peekDeadLetters, maxReceiveCountOf, queueDepth } = await import('../../core/dlq.js');
   const { requireQueues, queueName, oneLine, plural } = await import('../ops-deps.js');
   const { utcSeconds } = await import('../format.js');

@@ -40,7 +40,7 @@ async function mintOrTake(ctx: CliContext, opts: ListenOptions): Promise<{ token
     }
     return { token: opts.token, user, room, minted: false };
   }
-  const { parseDuration } = await import('../../core/parse.js');
+  const { parseDuration } = await import('../../config/parse.js');
   const { issueToken } = await import('../../core/tokens.js');
   const { randomBytes } = await import('node:crypto');
   const room = opts.room ?? (await ctx.ask('--room', 'Room to listen to'));
@@ -66,7 +66,7 @@ async function refusalReason(ctx: CliContext, token: string): Promise<string | u
 }
 
 async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResult> {
-  const { parseDuration, parseIntFlag } = await import('../../core/parse.js');
+  const { parseDuration, parseIntFlag } = await import('../../config/parse.js');
   const { HermesError, StackNotRunningError } = await import('../../core/errors.js');
   const count = opts.count === undefined ? undefined : parseIntFlag('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
   const timeoutMs = opts.timeout === undefined ? undefined : parseDuration('--timeout', opts.timeout) * 1000;

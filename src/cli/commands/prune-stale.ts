@@ -16,7 +16,7 @@ const PROGRESS_FROM_ROWS = 200;
 
 async function prune(ctx: CliContext, flags: PruneFlags) {
   const { pruneStale, DEFAULT_PRUNE_CONCURRENCY, DEFAULT_PRUNE_MIN_AGE_MS } = await import('../../core/prune.js');
-  const { parseDuration, parseIntFlag } = await import('../../core/parse.js');
+  const { parseDuration, parseIntFlag } = await import('../../config/parse.js');
   const { connectionStore, plural } = await import('../ops-deps.js');
   const { table, humanDuration } = await import('../format.js');
   const minAgeMs = flags.minAge === undefined ? DEFAULT_PRUNE_MIN_AGE_MS : parseDuration('--min-age', flags.minAge) * 1000;

@@ -51,7 +51,7 @@ async function publish(ctx: CliContext, words: string[], opts: PublishOptions): 
 
   let data: unknown;
   if (opts.data !== undefined) {
-    const { parseJsonFlag } = await import('../../core/parse.js');
+    const { parseJsonFlag } = await import('../../config/parse.js');
     data = parseJsonFlag('--data', opts.data);
   } else if (text !== undefined && text !== '-') {
     data = { type: opts.type ?? 'info', data: text };

@@ -8,7 +8,7 @@ import type { CliContext } from '../context.js';
 const TOP_ROOMS = 10;
 async function status(ctx: CliContext) {
   const { StackNotRunningError, unreachableCode } = await import('../../core/errors.js');
-  const { readStageRecord } = await import('../../core/config.js');
+  const { readStageRecord } = await import('../../config/stage-record.js');
   const { queueDepth } = await import('../../core/dlq.js');
   const { listConnections } = await import('../../core/connections.js');
   const { listTokens } = await import('../../core/tokens.js');

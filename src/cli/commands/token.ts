@@ -14,7 +14,7 @@ const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString(
 
 async function issue(ctx: CliContext, opts: { user?: string; room?: string; ttl?: string }): Promise<CommandResult> {
   const { issueToken } = await import('../../core/tokens.js');
-  const { parseDuration } = await import('../../core/parse.js');
+  const { parseDuration } = await import('../../config/parse.js');
   const user = opts.user ?? (await ctx.ask('--user', 'User id'));
   const room = opts.room ?? (await ctx.ask('--room', 'Room'));
   const ttlSeconds = opts.ttl === undefined ? undefined : Math.round(parseDuration('--ttl', opts.ttl));

@@ -1,29 +1,16 @@
 /**
  * One resolver for every setting: flag > environment > config file > default, and it records
- * where each value came from so `hermes config show` can say so.
+ * where each value came from so `hermes config show` can say so. It has no CLI dependencies:
+ * the CLI passes its global flags in, a backend resolving a stage passes none.
  */
-import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from './errors.js';
-import { isValidStage, resourceNames, type ResourceNames } from './names.js';
-
-export type Source = 'flag' | 'env' | 'file' | 'stack' | 'default';
-
-export interface Resolved<T> {
-  value: T;
-  source: Source;
-  /** The flag, variable or file key the value came from, e.g. `AWS_REGION`. */
-  from?: string;
-}
-
-export interface ServiceEndpoints {
-  dynamodb?: string;
-  sqs?: string;
-  /** `@connections` management API base URL including the stage, e.g. http://127.0.0.1:3001/local */
-  management?: string;
-  /** WebSocket URL clients connect to, e.g. ws://127.0.0.1:3001/local */
-  websocket?: string;
-}
+import { UsageError } from '../core/errors.js';
+import { isValidStage, resourceNames, type ResourceNames } from '../core/names.js';
+import { DEFAULT_REGION, DEFAULT_STAGE } from '../core/defaults.js';
+import { parseBcryptCost } from './parse.js';
+import { pick, readConfigFile, fileKey, type Env, type Resolved, type Source } from './sources.js';
+import { readStageRecord, stageRecordPath, type ServiceEndpoints } from './stage-record.js';
+import type { DevSettings } from './dev-settings.js';
 
 export interface HermesConfig {
   stage: Resolved<string>;
@@ -49,86 +36,16 @@ export interface ConfigFlags {
   stateDir?: string;
 }
 
-/** What `hermes dev` writes into the state dir for other commands, and what deploy records. */
-export interface StageRecord {
-  stage: string;
-  region?: string;
-  endpoints: ServiceEndpoints;
-  queueUrl?: string;
-  dlqUrl?: string;
-  /** Only for the local stack, whose secret is a throwaway that lives on this machine. */
-  jwtSecret?: string;
-  pid?: number;
-  startedAt?: string;
-  /** Where the deployed stage's JWT secret lives (never the secret itself). */
-  secretLocation?: string;
-  [extra: string]: unknown;
-}
-
-export const DEFAULT_STAGE = 'local';
-export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_STATE_DIR = '.hermes';
-export const CONFIG_FILE = 'hermes.config.json';
-
-/** Path of the record of a stage inside the state dir. */
-export function stageRecordPath(stateDir: string, stage: string): string {
-  return path.join(stateDir, 'stages', `${stage}.json`);
-}
-
-export function readStageRecord(stateDir: string, stage: string): StageRecord | undefined {
-  const file = stageRecordPath(stateDir, stage);
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as StageRecord;
-  } catch {
-    throw new UsageError(`The stage record ${file} is not valid JSON.`, {
-      hint: `Delete it and run \`hermes ${stage === DEFAULT_STAGE ? 'dev' : `deploy --stage ${stage}`}\` again.`,
-    });
-  }
-}
-
-interface FileConfig {
-  stage?: string;
-  region?: string;
-  profile?: string;
-  endpointUrl?: string;
-  bcryptCost?: number;
-  stages?: Record<string, { region?: string; profile?: string; endpointUrl?: string }>;
-}
-
-function readConfigFile(cwd: string): { data: FileConfig } {
-  const file = path.join(cwd, CONFIG_FILE);
-  if (!existsSync(file)) return { data: {} };
-  try {
-    return { data: JSON.parse(readFileSync(file, 'utf8')) as FileConfig };
-  } catch (err) {
-    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}.`, {
-      hint: `Fix the file or remove it; hermes works without one.`,
-    });
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-function pick<T>(
-  candidates: Array<[Source, string | undefined, T | undefined]>,
-  fallback: T,
-): Resolved<T> {
-  for (const [source, from, value] of candidates) {
-    if (value !== undefined && value !== '') return { value, source, from };
-  }
-  return { value: fallback, source: 'default' };
-}
 
 export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, cwd = process.cwd()): HermesConfig {
-  const { data: file } = readConfigFile(cwd);
-  const fk = (k: string) => `${CONFIG_FILE}:${k}`;
+  const file = readConfigFile(cwd);
 
   const stage = pick<string>(
     [
       ['flag', '--stage', flags.stage],
       ['env', 'HERMES_STAGE', env.HERMES_STAGE],
-      ['file', fk('stage'), file.stage],
+      ['file', fileKey('stage'), file.stage],
     ],
     DEFAULT_STAGE,
   );
@@ -155,8 +72,8 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
       ['flag', '--region', flags.region],
       ['env', 'AWS_REGION', env.AWS_REGION],
       ['env', 'AWS_DEFAULT_REGION', env.AWS_DEFAULT_REGION],
-      ['file', fk(`stages.${stage.value}.region`), perStage.region],
-      ['file', fk('region'), file.region],
+      ['file', fileKey(`stages.${stage.value}.region`), perStage.region],
+      ['file', fileKey('region'), file.region],
       ['stack', recordFrom, record?.region],
     ],
     DEFAULT_REGION,
@@ -165,8 +82,8 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
     [
       ['flag', '--profile', flags.profile],
       ['env', 'AWS_PROFILE', env.AWS_PROFILE],
-      ['file', fk(`stages.${stage.value}.profile`), perStage.profile],
-      ['file', fk('profile'), file.profile],
+      ['file', fileKey(`stages.${stage.value}.profile`), perStage.profile],
+      ['file', fileKey('profile'), file.profile],
     ],
     undefined,
   );
@@ -174,8 +91,8 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
     [
       ['flag', '--endpoint-url', flags.endpointUrl],
       ['env', 'AWS_ENDPOINT_URL', env.AWS_ENDPOINT_URL],
-      ['file', fk(`stages.${stage.value}.endpointUrl`), perStage.endpointUrl],
-      ['file', fk('endpointUrl'), file.endpointUrl],
+      ['file', fileKey(`stages.${stage.value}.endpointUrl`), perStage.endpointUrl],
+      ['file', fileKey('endpointUrl'), file.endpointUrl],
     ],
     undefined,
   );
@@ -232,7 +149,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
   const costRaw = pick<string | undefined>(
     [
       ['env', 'HERMES_BCRYPT_COST', env.HERMES_BCRYPT_COST],
-      ['file', fk('bcryptCost'), file.bcryptCost === undefined ? undefined : String(file.bcryptCost)],
+      ['file', fileKey('bcryptCost'), file.bcryptCost === undefined ? undefined : String(file.bcryptCost)],
     ],
     undefined,
   );
@@ -253,22 +170,14 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
   };
 }
 
-export const DEFAULT_BCRYPT_COST = 10;
+export type DescribedSetting = { value: unknown; source: Source; from?: string };
 
-export function parseBcryptCost(raw: string | undefined, from = 'HERMES_BCRYPT_COST'): number {
-  if (raw === undefined) return DEFAULT_BCRYPT_COST;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 4 || n > 15) {
-    throw new UsageError(`Invalid ${from} value: ${raw}. Must be a whole number from 4 to 15.`, {
-      hint: 'The default, 10, takes about 50-100 ms per check; each step doubles it.',
-    });
-  }
-  return n;
-}
-
-/** Values of a resolved config as plain data, secrets redacted, for `config show` and --json. */
-export function describeConfig(config: HermesConfig): Record<string, { value: unknown; source: Source; from?: string }> {
-  const out: Record<string, { value: unknown; source: Source; from?: string }> = {};
+/**
+ * Values of a resolved config as plain data, secrets redacted, for `config show` and --json;
+ * with `dev`, also `hermes dev`'s own settings under `dev.*`.
+ */
+export function describeConfig(config: HermesConfig, dev?: DevSettings): Record<string, DescribedSetting> {
+  const out: Record<string, DescribedSetting> = {};
   const add = (key: string, r: Resolved<unknown>, secret = false) => {
     out[key] = { value: secret && r.value !== undefined ? '(redacted)' : r.value, source: r.source, ...(r.from ? { from: r.from } : {}) };
   };
@@ -282,5 +191,6 @@ export function describeConfig(config: HermesConfig): Record<string, { value: un
   add('jwtSecret', config.jwtSecret, true);
   add('bcryptCost', config.bcryptCost);
   add('stateDir', config.stateDir);
+  if (dev) for (const [k, v] of Object.entries(dev)) add(`dev.${k}`, v);
   return out;
 }
