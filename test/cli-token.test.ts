@@ -69,6 +69,27 @@ describe('hermes token issue', () => {
     expect(tooLong.code).toBe(2);
     expect(tooLong.stderr).toContain('30 days');
   });
+
+  it('names the flag behind an input the core refuses: the message is the core\'s, the hint the CLI\'s', async () => {
+    const cases: Array<[string[], string, string]> = [
+      [['--user', '', '--room', 'lobby'], 'Invalid user id: it must be a non-empty string.', 'Pass --user with the id of the user the token is for.'],
+      [['--user', 'a', '--room', ' '], 'Invalid room id: ', 'Pass --room with the room the token may join.'],
+      [['--user', 'a', '--room', 'lobby', '--ttl', '90d'], 'Invalid token lifetime: 7776000 seconds.', 'Use --ttl with a value such as 15m, 1h or 7d.'],
+    ];
+    for (const [flags, message, hint] of cases) {
+      const r = await hermes(['token', 'issue', ...flags]);
+      expect(r.code).toBe(2);
+      const [first, second, ...rest] = r.stderr.trimEnd().split('\n');
+      expect(first.startsWith(`error: ${message}`), r.stderr).toBe(true);
+      expect(second).toBe(hint);
+      expect(rest).toEqual([]);
+      expect(r.stdout).toBe('');
+    }
+    // listen mints its token through the same path, so a bad room names --room there too.
+    const listen = await hermes(['listen', '--room', ' ', '--count', '1']);
+    expect(listen.code).toBe(2);
+    expect(listen.stderr).toContain('Pass --room with the room the token may join.');
+  });
 });
 
 describe('hermes token list', () => {

@@ -4,7 +4,7 @@ import { useLocalDynamo } from './helpers/dynamo.js';
 import { SignJWT, decodeJwt } from 'jose';
 import { resourceNames } from '../src/core/names.js';
 import { issueToken, verifyToken, revokeToken, revokeUserTokens, listTokens, generateJwtSecret } from '../src/core/tokens.js';
-import { TokenRefusedError, UsageError } from '../src/core/errors.js';
+import { InvalidInputError, TokenRefusedError, UsageError } from '../src/core/errors.js';
 
 const names = resourceNames('unit');
 const db = useLocalDynamo(names);
@@ -79,5 +79,23 @@ describe('tokens', () => {
     await expect(issueToken(deps(), { userId: '', roomId: 'r' })).rejects.toThrow(UsageError);
     await expect(issueToken(deps(), { userId: 'u', roomId: ' ' })).rejects.toThrow(/room/);
     await expect(issueToken(deps(), { userId: 'u', roomId: 'r', ttlSeconds: 0 })).rejects.toThrow(/lifetime/);
+  });
+
+  it('names the refused input by its field, never by a CLI flag (the CLI adds those)', async () => {
+    const cases: Array<[string, Parameters<typeof issueToken>[1], RegExp]> = [
+      ['userId', { userId: '', roomId: 'r' }, /^Invalid user id: it must be a non-empty string\.$/],
+      ['roomId', { userId: 'u', roomId: ' ' }, /^Invalid room id: /],
+      ['ttlSeconds', { userId: 'u', roomId: 'r', ttlSeconds: 90 * 86400 }, /^Invalid token lifetime: 7776000 seconds\. Must be between 1 second and 30 days\.$/],
+    ];
+    for (const [field, input, message] of cases) {
+      const err = await issueToken(deps(), input).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidInputError);
+      expect(err).toMatchObject({ field, exitCode: 2, hint: undefined });
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toMatch(/--|hermes /);
+    }
+    const noSecret = await issueToken({ ...deps(), secret: '' }, { userId: 'u', roomId: 'r' }).then(() => undefined, (e: unknown) => e);
+    expect(noSecret).toMatchObject({ field: 'secret', hint: undefined });
+    expect((noSecret as Error).message).not.toMatch(/--|hermes /);
   });
 });

@@ -4,7 +4,7 @@
  * translated by type and code here, at the edge. Anything else is a bug: a short line, and the
  * stack with --debug.
  */
-import { HermesError, unreachableCode } from '../core/errors.js';
+import { HermesError, InvalidInputError, UsageError, unreachableCode } from '../core/errors.js';
 
 interface AwsLikeError {
   name?: string;
@@ -50,6 +50,16 @@ export function explain(err: unknown): HermesError | undefined {
       });
   }
   return undefined;
+}
+
+/**
+ * The core names the input it refuses (`field`, e.g. `userId`), never a flag: only the command
+ * knows which flag the value came from. `hints` maps a field to how to fix it with that flag;
+ * other errors pass through unchanged.
+ */
+export function withFlagHint(err: unknown, hints: Partial<Record<string, string>>): unknown {
+  const hint = err instanceof InvalidInputError ? hints[err.field] : undefined;
+  return hint ? new UsageError((err as Error).message, { hint, cause: err }) : err;
 }
 
 export function formatError(err: unknown, debug: boolean, color: { red: (s: string) => string; dim: (s: string) => string }): { text: string; exitCode: number } {

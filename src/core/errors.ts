@@ -21,6 +21,21 @@ export class UsageError extends HermesError {
   override readonly exitCode = 2;
 }
 
+/**
+ * A value given to a core function breaks its rule. The message says what is wrong in terms of
+ * the value; `field` names the input as the function calls it (e.g. `userId`), so the caller,
+ * which knows where the value came from (a flag, a form field), can say how to fix it.
+ */
+export class InvalidInputError extends UsageError {
+  override name = 'InvalidInputError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A message or frame exceeds an AWS limit. */
 export class LimitError extends HermesError {
   override name = 'LimitError';

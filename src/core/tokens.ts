@@ -9,7 +9,7 @@ import { SignJWT, jwtVerify, errors as joseErrors, decodeJwt, decodeProtectedHea
 import bcrypt from 'bcryptjs';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TokenRefusedError, UsageError } from './errors.js';
+import { InvalidInputError, TokenRefusedError } from './errors.js';
 import { roomProblem } from './envelope.js';
 import { DEFAULT_BCRYPT_COST } from './defaults.js';
 
@@ -51,7 +51,7 @@ export interface TokenRow {
 }
 
 function keyOf(secret: string): Uint8Array {
-  if (!secret) throw new UsageError('No JWT secret is configured.', { hint: 'Start `hermes dev`, or set HERMES_JWT_SECRET.' });
+  if (!secret) throw new InvalidInputError('secret', 'No JWT secret was given: tokens can be neither signed nor verified without the stage\'s signing key.');
   return new TextEncoder().encode(secret);
 }
 
@@ -71,14 +71,12 @@ export async function issueToken(
   input: { userId: string; roomId: string; ttlSeconds?: number },
 ): Promise<IssuedToken> {
   const up = userProblem(input.userId);
-  if (up) throw new UsageError(`Invalid user id: it ${up}.`, { hint: 'Pass --user with the id of the user the token is for.' });
+  if (up) throw new InvalidInputError('userId', `Invalid user id: it ${up}.`);
   const rp = roomProblem(input.roomId);
-  if (rp) throw new UsageError(`Invalid room id: it ${rp}.`, { hint: 'Pass --room with the room the token may join.' });
+  if (rp) throw new InvalidInputError('roomId', `Invalid room id: it ${rp}.`);
   const ttl = input.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) {
-    throw new UsageError(`Invalid token lifetime: ${ttl} seconds. Must be between 1 second and 30 days.`, {
-      hint: 'Use --ttl with a value such as 15m, 1h or 7d.',
-    });
+    throw new InvalidInputError('ttlSeconds', `Invalid token lifetime: ${ttl} seconds. Must be between 1 second and 30 days.`);
   }
   const nowSec = Math.floor((deps.now?.() ?? Date.now()) / 1000);
   const secret = randomBytes(32).toString('base64url'); // 256 bits, fresh for every token

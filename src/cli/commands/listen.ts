@@ -41,16 +41,12 @@ async function mintOrTake(ctx: CliContext, opts: ListenOptions): Promise<{ token
     return { token: opts.token, user, room, minted: false };
   }
   const { parseDuration } = await import('../../config/parse.js');
-  const { issueToken } = await import('../../core/tokens.js');
+  const { issueTokenFromFlags } = await import('../issue-token.js');
   const { randomBytes } = await import('node:crypto');
   const room = opts.room ?? (await ctx.ask('--room', 'Room to listen to'));
   const user = opts.user ?? `listener-${randomBytes(3).toString('hex')}`;
   const ttlSeconds = Math.round(parseDuration('--ttl', opts.ttl ?? '2h'));
-  const cfg = ctx.config();
-  const issued = await issueToken(
-    { ddb: await ctx.ddb(), table: cfg.names.tokensTable, secret: await ctx.jwtSecret(), bcryptCost: cfg.bcryptCost.value },
-    { userId: user, roomId: room, ttlSeconds },
-  );
+  const issued = await issueTokenFromFlags(ctx, { userId: user, roomId: room, ttlSeconds });
   return { token: issued.token, user, room, minted: true };
 }
 

@@ -13,17 +13,13 @@ async function store(ctx: CliContext) {
 const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
 
 async function issue(ctx: CliContext, opts: { user?: string; room?: string; ttl?: string }): Promise<CommandResult> {
-  const { issueToken } = await import('../../core/tokens.js');
+  const { issueTokenFromFlags } = await import('../issue-token.js');
   const { parseDuration } = await import('../../config/parse.js');
   const user = opts.user ?? (await ctx.ask('--user', 'User id'));
   const room = opts.room ?? (await ctx.ask('--room', 'Room'));
   const ttlSeconds = opts.ttl === undefined ? undefined : Math.round(parseDuration('--ttl', opts.ttl));
-  const cfg = ctx.config();
-  const t = await issueToken(
-    { ...(await store(ctx)), secret: await ctx.jwtSecret(), bcryptCost: cfg.bcryptCost.value },
-    { userId: user, roomId: room, ttlSeconds },
-  );
-  const ws = cfg.endpoints.websocket.value;
+  const t = await issueTokenFromFlags(ctx, { userId: user, roomId: room, ttlSeconds });
+  const ws = ctx.config().endpoints.websocket.value;
   return {
     data: {
       token: t.token,
