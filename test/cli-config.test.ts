@@ -54,6 +54,29 @@ describe('hermes config show', () => {
   });
 });
 
+describe('colour', () => {
+  it('is on for a terminal only: never with NO_COLOR, TERM=dumb, --json or a pipe', async () => {
+    const cwd = project();
+    const ansi = /\x1b\[\d+m/;
+    const tty = await cli(['config', 'show'], { cwd, isTTY: true });
+    expect(tty.code, tty.stderr).toBe(0);
+    // The source column is dimmed (SGR 2 ... 22), the value is not.
+    expect(tty.stdout).toMatch(/^stage +local +\x1b\[2mdefault\x1b\[22m$/m);
+    for (const [argv, opts] of [
+      [['config', 'show'], { isTTY: true, env: { NO_COLOR: '1' } }],
+      [['config', 'show'], { isTTY: true, env: { TERM: 'dumb' } }],
+      [['config', 'show', '--json'], { isTTY: true }],
+      [['config', 'show'], { isTTY: false }],
+    ] as const) {
+      const r = await cli([...argv], { cwd, ...opts });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).not.toMatch(ansi);
+    }
+    const error = await cli(['config', 'show'], { cwd: project({ dev: { port: 'x' } }), isTTY: true });
+    expect(error.stderr).toMatch(/^\x1b\[31merror:\x1b\[39m Invalid hermes\.config\.json:dev\.port value/);
+  });
+});
+
 describe('hermes dev', () => {
   it('refuses a bad port from any source before starting anything, naming that source', async () => {
     const cwd = project({ dev: { dynamodbPort: 'x' } });

@@ -2,7 +2,7 @@
  * `hermes token issue|list|revoke|verify` against the real local stack, run in-process.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { SignJWT } from 'jose';
+import jwt from 'jsonwebtoken';
 import { startCliStack, type CliStack, type CliResult } from './helpers/cli.js';
 import { connect, refusedStatus } from './helpers/ws.js';
 import { issueToken } from '../src/core/tokens.js';
@@ -190,7 +190,7 @@ describe('hermes token verify', () => {
     };
 
     expect((await reason(`${h}.${forged}.${sig}`)).reason).toBe('signature');
-    const otherSecret = await new SignJWT(claims).setProtectedHeader({ alg: 'HS512' }).sign(new TextEncoder().encode('x'.repeat(64)));
+    const otherSecret = jwt.sign(claims, 'x'.repeat(64), { algorithm: 'HS512' });
     expect((await reason(otherSecret)).reason).toBe('signature');
 
     const old = await issueToken(
@@ -201,7 +201,7 @@ describe('hermes token verify', () => {
     expect(expired).toMatchObject({ valid: false, reason: 'expired' });
     expect(expired.message).toContain('expired at');
 
-    const hs256 = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(s.stack.jwtSecret));
+    const hs256 = jwt.sign(claims, s.stack.jwtSecret, { algorithm: 'HS256' });
     expect((await reason(hs256)).reason).toBe('algorithm');
 
     expect((await reason(t.token, ['--room', 'room-4'])).reason).toBe('room-mismatch');

@@ -1,12 +1,14 @@
 /** Tokens against a real local DynamoDB (dynalite) on a free port. */
 import { describe, it, expect } from 'vitest';
 import { useLocalDynamo } from './helpers/dynamo.js';
-import { SignJWT, decodeJwt } from 'jose';
+import { createHmac } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import { resourceNames } from '../src/core/names.js';
 import { issueToken, verifyToken, revokeToken, revokeUserTokens, listTokens, generateJwtSecret } from '../src/core/tokens.js';
 import { InvalidInputError, TokenRefusedError, UsageError } from '../src/core/errors.js';
 
 const names = resourceNames('unit');
+const decoded = (token: string) => jwt.decode(token, { json: true })!;
 const db = useLocalDynamo(names);
 const secret = generateJwtSecret();
 const deps = () => ({ ddb: db.ddb, table: names.tokensTable, secret, bcryptCost: 4 });
@@ -26,11 +28,11 @@ describe('tokens', () => {
   it('issues an HS512 JWT with the documented claims and a fresh 256-bit secret each time', async () => {
     const a = await issueToken(deps(), { userId: 'u1', roomId: 'r1', ttlSeconds: 60 });
     const b = await issueToken(deps(), { userId: 'u1', roomId: 'r1', ttlSeconds: 60 });
-    const ca = decodeJwt(a.token);
+    const ca = decoded(a.token);
     expect(Object.keys(ca).sort()).toEqual(['exp', 'iat', 'jti', 'room_id', 'token', 'user_id']);
     expect(JSON.parse(Buffer.from(a.token.split('.')[0], 'base64url').toString()).alg).toBe('HS512');
     expect(Buffer.from(ca.token as string, 'base64url').length).toBeGreaterThanOrEqual(16);
-    expect(ca.token).not.toBe(decodeJwt(b.token).token);
+    expect(ca.token).not.toBe(decoded(b.token).token);
     expect((ca.exp as number) - (ca.iat as number)).toBe(60);
     const claims = await verifyToken(deps(), a.token);
     expect(claims).toMatchObject({ user_id: 'u1', room_id: 'r1', jti: a.tokenId });
@@ -41,7 +43,7 @@ describe('tokens', () => {
   it('never stores the secret itself, only its bcrypt hash', async () => {
     const t = await issueToken(deps(), { userId: 'u-hash', roomId: 'r', ttlSeconds: 60 });
     const raw = await db.ddb.send(new (await import('@aws-sdk/lib-dynamodb')).GetCommand({ TableName: names.tokensTable, Key: { user_id: 'u-hash', token_id: t.tokenId } }));
-    const secretClaim = decodeJwt(t.token).token as string;
+    const secretClaim = decoded(t.token).token as string;
     expect(JSON.stringify(raw.Item)).not.toContain(secretClaim);
     expect(raw.Item!.hash).toMatch(/^\$2[aby]\$04\$/);
   });
@@ -49,19 +51,39 @@ describe('tokens', () => {
   it('gives the precise reason a token is refused', async () => {
     const t = await issueToken(deps(), { userId: 'u2', roomId: 'r2', ttlSeconds: 60 });
     const [h, p, s] = t.token.split('.');
-    const claims = decodeJwt(t.token);
+    const claims = decoded(t.token);
     expect(await refusal('abc')).toBe('malformed');
     expect(await refusal(`${h}.${Buffer.from(JSON.stringify({ ...claims, room_id: 'x' })).toString('base64url')}.${s}`)).toBe('signature');
-    const hs256 = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+    const hs256 = jwt.sign({ ...claims }, secret, { algorithm: 'HS256' });
     expect(await refusal(hs256)).toBe('algorithm');
     expect(await refusal(t.token, () => Date.now() + 120_000)).toBe('expired');
-    const wrongSecret = await new SignJWT({ ...claims, token: 'guessed' }).setProtectedHeader({ alg: 'HS512' }).sign(new TextEncoder().encode(secret));
+    const wrongSecret = jwt.sign({ ...claims, token: 'guessed' }, secret, { algorithm: 'HS512' });
     expect(await refusal(wrongSecret)).toBe('secret-mismatch');
-    const wrongRoom = await new SignJWT({ ...claims, room_id: 'elsewhere' }).setProtectedHeader({ alg: 'HS512' }).sign(new TextEncoder().encode(secret));
+    const wrongRoom = jwt.sign({ ...claims, room_id: 'elsewhere' }, secret, { algorithm: 'HS512' });
     expect(await refusal(wrongRoom)).toBe('room-mismatch');
     expect(await revokeToken(deps(), 'u2', t.tokenId)).toBe(true);
     expect(await refusal(t.token)).toBe('revoked');
     void p;
+  });
+
+  it('pins HS512 and refuses unsigned, unusable and not-yet-valid tokens with their reason', async () => {
+    const t = await issueToken(deps(), { userId: 'u5', roomId: 'r5', ttlSeconds: 60 });
+    const [, p] = t.token.split('.');
+    const claims = decoded(t.token);
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    expect(await refusal(`${b64({ alg: 'none', typ: 'JWT' })}.${p}.`)).toBe('algorithm');
+    expect(await refusal(`${b64({ typ: 'JWT' })}.${p}.x`)).toBe('algorithm');
+    expect(await refusal(jwt.sign({ ...claims }, secret, { algorithm: 'HS384' }))).toBe('algorithm');
+    expect(await refusal(`${b64('HS512')}.${p}.x`)).toBe('malformed');
+    expect(await refusal(`!!.${p}.x`)).toBe('malformed');
+    const { jti: _jti, ...noJti } = claims;
+    expect(await refusal(jwt.sign(noJti, secret, { algorithm: 'HS512' }))).toBe('claims');
+    expect(await refusal(jwt.sign({ ...claims, nbf: claims.iat! + 3600 }, secret, { algorithm: 'HS512' }))).toBe('claims');
+    // jsonwebtoken refuses to sign a non-numeric exp, so this one is signed by hand.
+    const body = `${b64({ alg: 'HS512', typ: 'JWT' })}.${b64({ ...claims, exp: 'later' })}`;
+    expect(await refusal(`${body}.${createHmac('sha512', secret).update(body).digest('base64url')}`)).toBe('claims');
+    const err = await verifyToken(deps(), t.token.slice(0, -2)).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'signature', message: expect.stringContaining('does not match this stage\'s secret') });
   });
 
   it('revokes all of a user\'s tokens, or only those of one room', async () => {

@@ -3,7 +3,6 @@
  * verb that does not talk to AWS never loads the SDK), output helpers, prompts, and a signal
  * that fires on Ctrl-C.
  */
-import pc from 'picocolors';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
@@ -27,12 +26,14 @@ export interface Io {
   isTTY: boolean;
 }
 
+export type Colors = Record<'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan' | 'magenta' | 'gray' | 'blue', (s: string) => string>;
+
 export interface CliContext {
   opts: GlobalOptions;
   io: Io;
   json: boolean;
   /** Colour functions; plain strings when NO_COLOR is set, output is not a TTY, or --json. */
-  c: Pick<typeof pc, 'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'cyan' | 'magenta' | 'gray' | 'blue'>;
+  c: Colors;
   /** A line on stdout (data). */
   out(line: string): void;
   /** A line on stderr (human messages, progress). */
@@ -55,9 +56,22 @@ export interface CliContext {
   signal: AbortSignal;
 }
 
-export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal): CliContext {
-  const colorOn = !opts.json && io.isTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
-  const c = pc.createColors(colorOn);
+const plain = (s: string) => s;
+/** What every colour function is when colour is off. */
+export const PLAIN: Colors = { bold: plain, dim: plain, red: plain, green: plain, yellow: plain, cyan: plain, magenta: plain, gray: plain, blue: plain };
+
+/**
+ * Colour only on a terminal, without NO_COLOR or TERM=dumb, and never with --json. The rule is
+ * ours, not chalk's detection (which reads process.stdout and FORCE_COLOR); chalk is loaded
+ * only when colour is on, and only once a verb runs, so --version and --help never load it.
+ */
+export async function colorsFor(opts: GlobalOptions, io: Io): Promise<Colors> {
+  if (opts.json || !io.isTTY || io.env.NO_COLOR || io.env.TERM === 'dumb') return PLAIN;
+  const { Chalk } = await import('chalk');
+  return new Chalk({ level: 1 }); // basic 16 colours, as every terminal has them
+}
+
+export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal, c: Colors = PLAIN): CliContext {
   let config: HermesConfig | undefined;
   const memo = <T>(f: () => Promise<T>) => {
     let p: Promise<T> | undefined;

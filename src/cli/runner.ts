@@ -4,7 +4,7 @@
  * main.ts exits the process.
  */
 import type { Command } from 'commander';
-import { createContext, type CliContext, type GlobalOptions, type Io } from './context.js';
+import { colorsFor, createContext, type CliContext, type GlobalOptions, type Io } from './context.js';
 import { formatError } from './errors.js';
 
 export interface CommandResult {
@@ -28,7 +28,7 @@ export function makeAction(state: RunnerState, run: (ctx: CliContext, args: unkn
     const cmd = argv[argv.length - 1] as Command;
     const opts = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
     const positional = argv.slice(0, -2);
-    const ctx = createContext(opts, state.io, state.signal);
+    const ctx = createContext(opts, state.io, state.signal, await colorsFor(opts, state.io));
     try {
       const result = await run(ctx, positional, opts);
       if (result) {

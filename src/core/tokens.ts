@@ -4,8 +4,8 @@
  * token can be revoked one by one, per user, or per user and room, and a leaked signing key
  * alone is not enough to connect.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors, decodeJwt, decodeProtectedHeader } from 'jose';
+import { createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import bcrypt from 'bcryptjs';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -50,9 +50,10 @@ export interface TokenRow {
   expires_at: number;
 }
 
-function keyOf(secret: string): Uint8Array {
+/** The secret's UTF-8 bytes as an HMAC key; a KeyObject, so jsonwebtoken never tries it as a PEM key. */
+function keyOf(secret: string): KeyObject {
   if (!secret) throw new InvalidInputError('secret', 'No JWT secret was given: tokens can be neither signed nor verified without the stage\'s signing key.');
-  return new TextEncoder().encode(secret);
+  return createSecretKey(Buffer.from(secret, 'utf8'));
 }
 
 /** A new random signing key for a stage: 512 bits, the HS512 block size. */
@@ -82,12 +83,8 @@ export async function issueToken(
   const secret = randomBytes(32).toString('base64url'); // 256 bits, fresh for every token
   const jti = randomUUID();
   const exp = nowSec + ttl;
-  const token = await new SignJWT({ user_id: input.userId, room_id: input.roomId, token: secret })
-    .setProtectedHeader({ alg: TOKEN_ALGORITHM, typ: 'JWT' })
-    .setJti(jti)
-    .setIssuedAt(nowSec)
-    .setExpirationTime(exp)
-    .sign(keyOf(deps.secret));
+  const claims: TokenClaims = { user_id: input.userId, room_id: input.roomId, token: secret, jti, iat: nowSec, exp };
+  const token = jwt.sign(claims, keyOf(deps.secret), { algorithm: TOKEN_ALGORITHM });
   const hash = await bcrypt.hash(secret, deps.bcryptCost ?? DEFAULT_BCRYPT_COST);
   const row: TokenRow = { user_id: input.userId, token_id: jti, room_id: input.roomId, hash, issued_at: nowSec, expires_at: exp };
   await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: row }));
@@ -99,43 +96,73 @@ export async function verifyTokenSignature(token: string, secret: string, now?: 
   if (typeof token !== 'string' || token.split('.').length !== 3) {
     throw new TokenRefusedError('malformed', 'The token is not a JWT (expected three dot-separated parts).');
   }
-  let header: { alg?: string };
+  // The header is read before verifying so that alg:none and HS256 are refused as 'algorithm',
+  // whatever else is wrong with the token; verify pins the algorithm again.
+  let header: { alg?: unknown } | null;
   try {
-    header = decodeProtectedHeader(token);
+    header = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'));
   } catch {
+    header = null;
+  }
+  if (header === null || typeof header !== 'object') {
     throw new TokenRefusedError('malformed', 'The token header is not valid base64url JSON.');
   }
   if (header.alg !== TOKEN_ALGORITHM) {
     throw new TokenRefusedError('algorithm', `The token is signed with ${header.alg ?? 'no algorithm'}; only ${TOKEN_ALGORITHM} is accepted.`);
   }
-  let payload: Record<string, unknown>;
+  let payload: string | jwt.JwtPayload;
   try {
-    ({ payload } = await jwtVerify(token, keyOf(secret), {
+    payload = jwt.verify(token, keyOf(secret), {
       algorithms: [TOKEN_ALGORITHM],
-      ...(now !== undefined ? { currentDate: new Date(now * 1000) } : {}),
-    }));
+      ...(now !== undefined ? { clockTimestamp: now } : {}),
+    });
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) {
-      throw new TokenRefusedError('expired', `The token expired at ${new Date(Number(decodeJwt(token).exp) * 1000).toISOString()}.`);
-    }
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) {
-      throw new TokenRefusedError('signature', 'The token signature does not match this stage\'s secret (tampered, or signed for another stage).');
-    }
-    if (err instanceof joseErrors.JOSEAlgNotAllowed) {
-      throw new TokenRefusedError('algorithm', `Only ${TOKEN_ALGORITHM} tokens are accepted.`);
-    }
-    if (err instanceof joseErrors.JWTClaimValidationFailed) {
-      throw new TokenRefusedError('claims', `The token's ${err.claim} claim is invalid: ${err.reason}.`);
-    }
-    throw new TokenRefusedError('malformed', 'The token could not be decoded.');
+    throw refusal(err);
   }
+  if (payload === null || typeof payload !== 'object') throw new TokenRefusedError('malformed', 'The token\'s payload is not a JSON object.');
   for (const claim of ['user_id', 'room_id', 'token', 'jti'] as const) {
     if (typeof payload[claim] !== 'string' || payload[claim] === '') {
       throw new TokenRefusedError('claims', `The token has no ${claim} claim.`);
     }
   }
   if (typeof payload.exp !== 'number') throw new TokenRefusedError('claims', 'The token has no exp claim.');
+  if (payload.iat !== undefined && typeof payload.iat !== 'number') throw new TokenRefusedError('claims', 'The token\'s iat claim is not a number.');
   return payload as unknown as TokenClaims;
+}
+
+/**
+ * Why jsonwebtoken refused a token. Expiry and not-before have their own classes; every other
+ * failure is a JsonWebTokenError told apart only by its message, which jsonwebtoken documents.
+ */
+function refusal(err: unknown): TokenRefusedError {
+  if (err instanceof jwt.TokenExpiredError) {
+    return new TokenRefusedError('expired', `The token expired at ${err.expiredAt.toISOString()}.`);
+  }
+  if (err instanceof jwt.NotBeforeError) {
+    return new TokenRefusedError('claims', `The token's nbf claim is invalid: it is not valid before ${err.date.toISOString()}.`);
+  }
+  if (err instanceof jwt.JsonWebTokenError) {
+    if (err.message === 'invalid signature') {
+      return new TokenRefusedError('signature', 'The token signature does not match this stage\'s secret (tampered, or signed for another stage).');
+    }
+    if (err.message === 'invalid algorithm') return new TokenRefusedError('algorithm', `Only ${TOKEN_ALGORITHM} tokens are accepted.`);
+    const claim = /^invalid (exp|nbf) value$/.exec(err.message)?.[1];
+    if (claim) return new TokenRefusedError('claims', `The token's ${claim} claim is invalid: it is not a number.`);
+  }
+  return new TokenRefusedError('malformed', 'The token could not be decoded.');
+}
+
+/**
+ * A token's claims without verifying it, for display only (which token is this?); undefined
+ * when it does not decode. Never use the result to decide anything.
+ */
+export function decodeUnverified(token: string): Record<string, unknown> | undefined {
+  try {
+    const claims: unknown = jwt.decode(token, { json: true });
+    return claims !== null && typeof claims === 'object' ? (claims as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

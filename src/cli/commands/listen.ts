@@ -23,13 +23,9 @@ async function mintOrTake(ctx: CliContext, opts: ListenOptions): Promise<{ token
   if (opts.token !== undefined) {
     if (opts.ttl !== undefined) throw new UsageError('--ttl applies only to a token that hermes listen mints itself.', { hint: 'Drop --ttl, or drop --token.' });
     // Decoded without verification, for display: the server decides whether it is good.
-    const { decodeJwt } = await import('jose');
-    let claims: Record<string, unknown>;
-    try {
-      claims = decodeJwt(opts.token);
-    } catch {
-      throw new UsageError('Invalid --token value: it is not a JWT.', { hint: 'Pass the token printed by `hermes token issue`.' });
-    }
+    const { decodeUnverified } = await import('../../core/tokens.js');
+    const claims = decodeUnverified(opts.token);
+    if (!claims) throw new UsageError('Invalid --token value: it is not a JWT.', { hint: 'Pass the token printed by `hermes token issue`.' });
     const room = String(claims.room_id ?? '?');
     const user = String(claims.user_id ?? '?');
     if (opts.room !== undefined && opts.room !== room) {

@@ -80,7 +80,7 @@ async function revoke(ctx: CliContext, opts: { user?: string; id?: string; room?
 }
 
 async function verify(ctx: CliContext, jwt: string | undefined, opts: { room?: string }): Promise<CommandResult> {
-  const { verifyToken } = await import('../../core/tokens.js');
+  const { verifyToken, decodeUnverified } = await import('../../core/tokens.js');
   const { TokenRefusedError, UsageError } = await import('../../core/errors.js');
   let token = jwt;
   if (token === undefined || token === '-') {
@@ -107,7 +107,7 @@ async function verify(ctx: CliContext, jwt: string | undefined, opts: { room?: s
     };
   } catch (err) {
     if (!(err instanceof TokenRefusedError)) throw err;
-    const claims = await decodeForDisplay(token);
+    const claims = displayClaims(decodeUnverified(token));
     return {
       data: { valid: false, reason: err.reason, message: err.message, ...(claims ? { claims } : {}) },
       text: `${c.red('refused')} (${err.reason}): ${err.message}`,
@@ -116,15 +116,11 @@ async function verify(ctx: CliContext, jwt: string | undefined, opts: { room?: s
   }
 }
 
-/** The claims of a refused token, unverified and without its secret, to help tell which one it is. */
-async function decodeForDisplay(token: string): Promise<Record<string, unknown> | undefined> {
-  const { decodeJwt } = await import('jose');
-  try {
-    const { token: _secret, ...rest } = decodeJwt(token);
-    return rest;
-  } catch {
-    return undefined;
-  }
+/** The claims of a refused token without its secret, to help tell which one it is. */
+function displayClaims(claims: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!claims) return undefined;
+  const { token: _secret, ...rest } = claims;
+  return rest;
 }
 
 export const register: Register = (program, action) => {
