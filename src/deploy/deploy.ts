@@ -4,8 +4,9 @@
  * other resource refers to (account, API id, queue URLs) are known. Resources whose plan item
  * is `unchanged` get no call at all, so a second deploy of the same code mutates nothing.
  */
-import type { HandlerName, ResourceNames } from '../core/names.js';
-import { ENV } from '../core/handler-env.js';
+import type { ResourceNames } from '../stack/names.js';
+import type { HandlerName } from '../stack/definition.js';
+import { ENV } from '../stack/definition.js';
 import { generateJwtSecret } from '../core/tokens.js';
 import type { Aws } from './aws.js';
 import { arnsFor, parseArn, type KnownIds } from './arns.js';

@@ -2,7 +2,7 @@
  * Observe: what AWS has for a stage, read with describe/get/list calls only, normalised into
  * ObservedState (parsed policies, tag maps). A missing resource is simply absent.
  */
-import { keySchemaName } from '../core/tables.js';
+import { keySchemaName } from '../stack/tables.js';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, ListTagsOfResourceCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
@@ -10,7 +10,8 @@ import { GetFunctionCommand, GetPolicyCommand, ListEventSourceMappingsCommand } 
 import {
   GetApisCommand, GetAuthorizersCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand, type Api,
 } from '@aws-sdk/client-apigatewayv2';
-import { HANDLER_NAMES, type ResourceNames } from '../core/names.js';
+import { type ResourceNames } from '../stack/names.js';
+import { HANDLER_NAMES } from '../stack/definition.js';
 import { NOT_FOUND, unlessMissing, type Aws } from './aws.js';
 import type { ObservedApi, ObservedFunction, ObservedQueue, ObservedRole, ObservedState, ObservedTable, Tags } from './types.js';
 
