@@ -151,7 +151,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   await applyDeployment(ctx, live, names.stage, deployment);
   done(deployment);
   const mappingItem = items.find((i) => i.kind === 'event-source-mapping')!;
-  await applyMapping(ctx, desired.mapping, fnName('send-message'), observed.mapping, mappingItem);
+  await applyMapping(ctx, desired.mapping, fnName(desired.mapping.handler), observed.mapping, mappingItem);
   done(mappingItem);
 
   const arns = arnsFor(names, ids);
