@@ -11,15 +11,13 @@
  * get `data.data`; `'*'` subscribers get every frame's whole `data`. Delivery is at least once,
  * so frames are deduplicated by `id`. No runtime dependencies: it uses the global `WebSocket`
  * (browsers, Node 22+) or the constructor passed as `WebSocket` (e.g. the `ws` package on Node 20).
+ * The frame type and the keepalive message are the wire contract in ./protocol.ts, which the
+ * server imports too.
  */
 
-export interface Frame<T = unknown> {
-  id: string;
-  room_id: string;
-  user_id: string | null;
-  data: T;
-  sent_at: string;
-}
+import { KEEPALIVE_MESSAGE, type Frame } from './protocol.js';
+
+export { KEEPALIVE_ACTION, KEEPALIVE_MESSAGE, type ErrorFrame, type Frame } from './protocol.js';
 
 /** `connecting`: an attempt is under way (token, handshake). `reconnecting`: waiting to retry. */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -142,12 +140,6 @@ export const DEFAULTS = {
   renewBeforeSeconds: 30,
 } as const;
 
-/**
- * The action the client sends to keep an idle connection open; `$default` answers it with
- * nothing. Spelled out here (not imported from src/core/ws-event.ts) so the bundle and its
- * .d.mts stand alone.
- */
-export const KEEPALIVE_MESSAGE = '{"action":"keepalive"}';
 /** API Gateway's largest inbound WebSocket frame; a browser sends each message as one frame. */
 export const MAX_SEND_BYTES = 32 * 1024;
 
