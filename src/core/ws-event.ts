@@ -29,4 +29,4 @@ export interface WebSocketEvent {
 
 // The messages a connection sends and receives are the client's wire contract; the handlers
 // import them from here with the event they arrive in.
-export { KEEPALIVE_ACTION, KEEPALIVE_MESSAGE, type ErrorFrame } from '../../client/protocol.js';
+export { KEEPALIVE_ACTION, type ErrorFrame } from '../../client/protocol.js';
