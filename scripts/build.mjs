@@ -103,7 +103,8 @@ async function main() {
 
 /**
  * dist/client/hermes-client.d.mts, the types that go with the bundle (.d.mts is what
- * TypeScript looks for next to an .mjs file). TypeScript is a dev dependency: without it
+ * TypeScript looks for next to an .mjs file), and protocol.d.ts, the wire types it re-exports
+ * from client/protocol.ts (which the bundle inlines). TypeScript is a dev dependency: without it
  * (an install that skipped dev dependencies) the bundle is still built, without types.
  */
 async function clientDeclarations() {
@@ -127,17 +128,21 @@ async function clientDeclarations() {
     noCheck: true,
   };
   const program = ts.createProgram([path.join(root, 'client/hermes-client.ts')], options);
-  let text;
+  // Each emitted declaration, by the name it gets in dist/client/.
+  const outputs = { 'hermes-client.d.ts': 'hermes-client.d.mts', 'protocol.d.ts': 'protocol.d.ts' };
+  const texts = {};
   const result = program.emit(undefined, (file, data) => {
-    if (file.endsWith('hermes-client.d.ts')) text = data;
+    const name = outputs[path.basename(file)];
+    if (name) texts[name] = data;
   });
   const problems = result.diagnostics;
-  if (problems.length || !text) {
+  const missing = Object.values(outputs).filter((name) => texts[name] === undefined);
+  if (problems.length || missing.length) {
     const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
-    throw new Error(`client types: ${ts.formatDiagnostics(problems, host) || 'nothing emitted'}`);
+    throw new Error(`client types: ${ts.formatDiagnostics(problems, host) || `${missing.join(', ')} not emitted`}`);
   }
   mkdirSync(path.join(root, 'dist/client'), { recursive: true });
-  writeFileSync(path.join(root, 'dist/client/hermes-client.d.mts'), text);
+  for (const [name, text] of Object.entries(texts)) writeFileSync(path.join(root, 'dist/client', name), text);
 }
 
 (process.argv.includes('--types-only') ? clientDeclarations() : main()).catch((err) => {
