@@ -11,13 +11,14 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamo, ensureTables, type LocalDynamo } from './dynamodb.js';
 import { startSqs, ensureQueues, type LocalSqs, type StageQueues, MAX_RECEIVE_COUNT } from './sqs.js';
 import { loadFunction, type LocalFunction } from './lambda-runtime.js';
+import { readableHandlerLine } from './handler-log-lines.js';
 import { startPoller, type Poller } from './poller.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { createDocumentClient, createSqsClient } from '../core/clients.js';
 import { resourceNames, HANDLER_NAMES, type HandlerName, type ResourceNames } from '../core/names.js';
 import { ENV, type Env } from '../core/handler-env.js';
 import { generateJwtSecret } from '../core/tokens.js';
-import type { Logger } from '../core/handler-deps.js';
+import type { LineLogger } from '../core/handler-log.js';
 import type { ServiceEndpoints } from '../core/config.js';
 
 export const DEFAULT_PORTS = { gateway: 3001, dynamodb: 8000, sqs: 9324 } as const;
@@ -51,7 +52,7 @@ export interface LocalStackOptions {
   /** Fan-out keeps 410-answering rows younger than this (default 60 s); tests of pruning set 0. */
   connectGraceSeconds?: number;
   /** Logs of the handlers and of the gateway. */
-  logger?: Logger;
+  logger?: LineLogger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   gatewayLog?: (line: string) => void;
@@ -78,7 +79,7 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-const silent: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+const silent: LineLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const stage = opts.stage ?? 'local';
@@ -168,14 +169,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       },
     };
     for (const h of HANDLER_NAMES) {
-      const prefix = (line: unknown) => `[${h}] ${line}`;
+      const readable = (line: unknown) => readableHandlerLine(h, String(line));
       functions[h] = await loadFunction(h, {
         functionName: names.fn(h),
         bundleDir: opts.bundleDir,
         env: envOf[h],
         region,
         timeoutMs: FUNCTION_TIMEOUT_SECONDS[h] * 1000,
-        logger: { info: (l) => logger.info(prefix(l)), warn: (l) => logger.warn(prefix(l)), error: (l) => logger.error(prefix(l)) },
+        logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
     }
 
