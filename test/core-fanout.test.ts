@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
 import { connectionRow, putConnection, getConnection } from '../src/core/connections.js';
 import { fanOut } from '../src/core/fanout.js';
 import { createHandler } from '../lambdas/send-message.js';

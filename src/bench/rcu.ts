@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { connectionRow, type ConnectionRow } from '../core/connections.js';
-import { connectionsTableDefinition } from '../core/tables.js';
-import { ROOM_INDEX, resourceNames } from '../core/names.js';
+import { createTableInput } from '../stack/tables.js';
+import { ROOM_INDEX, resourceNames } from '../stack/names.js';
 import { round } from './stats.js';
 
 /** DynamoDB item size: per attribute, the name's UTF-8 bytes plus the value's size. */
@@ -153,7 +153,7 @@ async function scanCost(ddb: DynamoDBDocumentClient, table: string, room: string
 export async function measureRcu(ddb: DynamoDBDocumentClient, opts: { rooms?: number; perRoom?: number; sample?: number } = {}): Promise<RcuReport> {
   const rooms = opts.rooms ?? 100;
   const perRoom = opts.perRoom ?? 100;
-  const def = connectionsTableDefinition(resourceNames(`rcu-${randomBytes(3).toString('hex')}`));
+  const def = createTableInput('connections', resourceNames(`rcu-${randomBytes(3).toString('hex')}`));
   const table = def.TableName!;
   await ddb.send(new CreateTableCommand(def));
   try {
