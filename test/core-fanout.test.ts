@@ -8,6 +8,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   ApiGatewayManagementApiClient, PostToConnectionCommand, GoneException, LimitExceededException, ForbiddenException,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { resourceNames } from '../src/stack/names.js';
 import { connectionRow, putConnection, getConnection } from '../src/core/connections.js';
@@ -124,6 +125,31 @@ describe('send-message handler (SQS trigger)', () => {
     const handler = createHandler(env(), { logger: quiet, management: () => client });
     const res = await handler({ Records: [sqsRecord('garbage', 'g-1'), sqsRecord({ room_id: 'mf-ok', data: 1 }, 'fine-1')] });
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'g-1' }] });
+  });
+
+  it('lists every record when all of them failed, rather than throwing', async () => {
+    await seed('all-bad', ['ab1']);
+    management.on(PostToConnectionCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }));
+    const handler = createHandler(env(), { logger: quiet, management: () => client });
+    const res = await handler({ Records: [sqsRecord({ room_id: 'all-bad', data: 1 }, 'ab-1'), sqsRecord({ room_id: 'all-bad', data: 2 }, 'ab-2')] });
+    expect((res as { batchItemFailures: Array<{ itemIdentifier: string }> }).batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['ab-1', 'ab-2']);
+  });
+
+  it('dead-letters a record whose frame is over the WebSocket limit, with the reason, and succeeds it', async () => {
+    const sqsMock = mockClient(SQSClient);
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'dead-1' });
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const handler = createHandler({ ...env(), HERMES_DLQ_URL: 'http://127.0.0.1:1/123456789012/dlq' }, { logger: quiet, management: () => client, sqs });
+    const body = JSON.stringify({ room_id: 'huge', data: 'x'.repeat(140_000) });
+    const res = await handler({ Records: [sqsRecord(body, 'big-1')] });
+    expect(res).toEqual({ batchItemFailures: [] });
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].MessageBody).toBe(body);
+    expect(sent[0].MessageAttributes?.hermes_error?.StringValue).toMatch(/API Gateway WebSocket message limit/);
+    expect(sent[0].MessageAttributes?.hermes_source_message_id?.StringValue).toBe('big-1');
+    expect(management.commandCalls(PostToConnectionCommand)).toHaveLength(0);
+    sqsMock.restore();
   });
 });
 

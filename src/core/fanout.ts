@@ -24,7 +24,8 @@ export interface FanoutDeps extends ConnectionStoreDeps {
   /** Retries after a 429 before the delivery counts as failed. */
   maxThrottleRetries?: number;
   sleep?: (ms: number) => Promise<void>;
-  logger?: Pick<Console, 'warn'>;
+  /** Structured: a message and its keys (the handlers pass their Powertools Logger). */
+  logger?: { warn(message: string, keys: Record<string, unknown>): void };
 }
 
 export interface FanoutTarget {
@@ -76,7 +77,7 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
     } catch (err) {
       if (isGone(err)) {
         const deleted = await deleteConnection(deps, connectionId, { connectedBefore }).catch((e) => {
-          deps.logger?.warn(`fan-out: could not delete stale connection ${connectionId}: ${(e as Error).message}`);
+          deps.logger?.warn('fan-out: could not delete a stale connection', { roomId: target.roomId, connectionId, error: (e as Error).message });
           return false;
         });
         // A row kept by the grace period is still connecting: neither pruned nor failed.

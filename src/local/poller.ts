@@ -10,7 +10,7 @@ import type { SQSClient, Message } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { LocalFunction } from './lambda-runtime.js';
-import type { Logger } from '../core/handler-deps.js';
+import type { LineLogger } from '../core/handler-log.js';
 
 export interface PollerOptions {
   sqs: SQSClient;
@@ -23,7 +23,7 @@ export interface PollerOptions {
   /** Parallel pollers, like the several pollers Lambda runs per mapping. */
   concurrency?: number;
   waitTimeSeconds?: number;
-  logger: Logger;
+  logger: LineLogger;
 }
 
 export interface Poller {

@@ -13,6 +13,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamo, ensureTables, type LocalDynamo } from './dynamodb.js';
 import { startSqs, ensureQueues, type LocalSqs, type StageQueues } from './sqs.js';
 import { loadFunction, type LocalFunction } from './lambda-runtime.js';
+import { readableHandlerLine } from './handler-log-lines.js';
 import { startPoller, type Poller } from './poller.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { createDocumentClient, createSqsClient } from '../core/clients.js';
@@ -22,7 +23,7 @@ import {
 } from '../stack/definition.js';
 import type { Env } from '../core/handler-env.js';
 import { generateJwtSecret } from '../core/tokens.js';
-import type { Logger } from '../core/handler-deps.js';
+import type { LineLogger } from '../core/handler-log.js';
 import type { ServiceEndpoints } from '../core/config.js';
 
 export const DEFAULT_PORTS = { gateway: 3001, dynamodb: 8000, sqs: 9324 } as const;
@@ -47,7 +48,7 @@ export interface LocalStackOptions {
   /** Fan-out keeps 410-answering rows younger than this (default 60 s); tests of pruning set 0. */
   connectGraceSeconds?: number;
   /** Logs of the handlers and of the gateway. */
-  logger?: Logger;
+  logger?: LineLogger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   gatewayLog?: (line: string) => void;
@@ -76,7 +77,7 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-const silent: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+const silent: LineLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const stage = opts.stage ?? 'local';
@@ -158,7 +159,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
     const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
     for (const h of HANDLER_NAMES) {
-      const prefix = (line: unknown) => `[${h}] ${line}`;
+      const readable = (line: unknown) => readableHandlerLine(h, String(line));
       functions[h] = await loadFunction(h, {
         functionName: names.fn(h),
         bundleDir: opts.bundleDir,
@@ -166,7 +167,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         region,
         timeoutMs: FUNCTIONS[h].timeoutSeconds * 1000,
         memoryMb: FUNCTIONS[h].memoryMb,
-        logger: { info: (l) => logger.info(prefix(l)), warn: (l) => logger.warn(prefix(l)), error: (l) => logger.error(prefix(l)) },
+        logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
     }
 
