@@ -6,8 +6,9 @@
 //   node scripts/bench-fanout.mjs [--quick] [--only throughput,rcu,...] [--repeat 3]
 //        [--profile] [--fanout-concurrency N] [--pollers N] [--json results.json] [--out results.txt]
 //
-// The suite is TypeScript (src/bench/); it is bundled here with esbuild, like the CLI, and runs
-// the Lambda bundles from dist/lambdas (built by `npm run build`).
+// The suite is TypeScript (scripts/bench/, on top of src/bench/, which `hermes bench` uses too);
+// it is bundled here with esbuild, like the CLI, and runs the Lambda bundles from dist/lambdas
+// (built by `npm run build`).
 import { build } from 'esbuild';
 import { existsSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -46,7 +47,7 @@ if (!existsSync(path.join(root, 'dist/lambdas/send-message/index.mjs'))) {
 }
 await build({
   absWorkingDir: root,
-  entryPoints: { suite: 'src/bench/suite.ts', server: 'src/bench/server.ts' },
+  entryPoints: { suite: 'scripts/bench/suite.ts', server: 'scripts/bench/server.ts' },
   outdir: out,
   outExtension: { '.js': '.mjs' },
   bundle: true,

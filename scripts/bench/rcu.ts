@@ -10,10 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { connectionRow, type ConnectionRow } from '../core/connections.js';
-import { connectionsTableDefinition } from '../core/tables.js';
-import { ROOM_INDEX, resourceNames } from '../core/names.js';
-import { round } from './stats.js';
+import { connectionRow, type ConnectionRow } from '../../src/core/connections.js';
+import { connectionsTableDefinition } from '../../src/core/tables.js';
+import { ROOM_INDEX, resourceNames } from '../../src/core/names.js';
+import { round } from '../../src/bench/stats.js';
 
 /** DynamoDB item size: per attribute, the name's UTF-8 bytes plus the value's size. */
 export function itemSize(item: Record<string, unknown>): number {

@@ -7,23 +7,23 @@
  * 2. latency for one room of 1,000 listeners; 3. a sustained publish rate with no frame lost;
  * 4. read capacity per message, room index against Scan; 5. the effect of shards on one large
  *    room; and, on request, a concurrency sweep and CPU profiles of the server process.
- * The system under test runs in a child process (src/bench/server.ts); listeners and the
+ * The system under test runs in a child process (scripts/bench/server.ts); listeners and the
  * publisher run here.
  */
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { createDocumentClient, createSqsClient } from '../core/clients.js';
-import { DEFAULT_FANOUT_CONCURRENCY, DEFAULT_SHARD_SIZE } from '../core/handler-env.js';
+import { createDocumentClient, createSqsClient } from '../../src/core/clients.js';
+import { DEFAULT_FANOUT_CONCURRENCY, DEFAULT_SHARD_SIZE } from '../../src/core/handler-env.js';
 import { ServerChild } from './child.js';
-import { connectListeners, planRooms, type ListenerGroup } from './listeners.js';
-import { runRound, type PublishFn, type RoundReport } from './round.js';
-import { hermesTarget, type BenchTarget } from './target.js';
+import { connectListeners, planRooms, type ListenerGroup } from '../../src/bench/listeners.js';
+import { runRound, type PublishFn, type RoundReport } from '../../src/bench/round.js';
+import { hermesTarget, type BenchTarget } from '../../src/bench/target.js';
 import { measureRcu, type RcuReport } from './rcu.js';
 import type { ProfileSummary } from './profile.js';
-import { fmt, table } from './format.js';
-import { round } from './stats.js';
+import { fmt, table } from '../../src/bench/format.js';
+import { round } from '../../src/bench/stats.js';
 
 export const SCENARIOS = ['rcu', 'throughput', 'latency', 'sustained', 'shards', 'tune'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
