@@ -13,7 +13,23 @@ import path from 'node:path';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
 
-export const HANDLERS = ['authorizer', 'connect', 'disconnect', 'send-message', 'default'];
+/**
+ * The functions to bundle, from the stage definition (src/stack/definition.ts, pure data):
+ * compiled in memory by esbuild and imported, so the list has one home.
+ */
+async function stageFunctions() {
+  const out = await build({
+    absWorkingDir: root,
+    entryPoints: ['src/stack/definition.ts'],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    logLevel: 'warning',
+  });
+  const mod = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].contents).toString('base64')}`);
+  return mod.FUNCTIONS;
+}
 
 // Bundles must be byte-for-byte reproducible so deploy can compare CodeSha256.
 const lambdaBanner = "import { createRequire as __hermesCreateRequire } from 'node:module'; const require = __hermesCreateRequire(import.meta.url);";
@@ -33,9 +49,10 @@ async function main() {
   // `npm ci` (prepare) skips the client's .d.mts: loading TypeScript would add about a second
   // to getting from a clone to a running stack; `npm run build` and `npm test` emit it.
   const types = hasClient && !process.argv.includes('--no-types') ? declarationsInParallel() : Promise.resolve();
+  const functions = await stageFunctions();
   const lambdas = build({
     absWorkingDir: root,
-    entryPoints: Object.fromEntries(HANDLERS.map((h) => [`${h}/index`, `lambdas/${h}.ts`])),
+    entryPoints: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [`${name}/index`, fn.source])),
     outdir: 'dist/lambdas',
     outExtension: { '.js': '.mjs' },
     bundle: true,

@@ -13,7 +13,7 @@ import {
   SQSClient, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, DeleteMessageBatchCommand,
   ChangeMessageVisibilityBatchCommand, StartMessageMoveTaskCommand, UnsupportedOperation, type Message,
 } from '@aws-sdk/client-sqs';
-import { resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
 import { connectionRow, putConnection, getConnection, type ConnectionRow } from '../src/core/connections.js';
 import { pruneStale } from '../src/core/prune.js';
 import { closeConnections } from '../src/core/disconnect.js';

@@ -9,7 +9,7 @@ import {
   ApiGatewayManagementApiClient, PostToConnectionCommand, GoneException, LimitExceededException, ForbiddenException,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { SQSRecord } from 'aws-lambda';
-import { resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
 import { connectionRow, putConnection, getConnection, listRoomConnectionIds } from '../src/core/connections.js';
 import { fanOut } from '../src/core/fanout.js';
 import { createHandler } from '../lambdas/send-message.js';

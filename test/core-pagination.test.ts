@@ -10,7 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { listConnections, listRoomConnectionIds } from '../src/core/connections.js';
 import { listTokens } from '../src/core/tokens.js';
-import { ROOM_INDEX, USER_INDEX } from '../src/core/names.js';
+import { ROOM_INDEX, USER_INDEX } from '../src/stack/names.js';
 
 const ddb = DynamoDBDocumentClient.from(
   new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }),

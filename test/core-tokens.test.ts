@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { useLocalDynamo } from './helpers/dynamo.js';
 import { SignJWT, decodeJwt } from 'jose';
-import { resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
 import { issueToken, verifyToken, revokeToken, revokeUserTokens, listTokens, generateJwtSecret } from '../src/core/tokens.js';
 import { TokenRefusedError, UsageError } from '../src/core/errors.js';
 

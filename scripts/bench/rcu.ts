@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, ScanCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { connectionRow, roomConnectionIdsQuery, type ConnectionRow } from '../../src/core/connections.js';
-import { connectionsTableDefinition } from '../../src/core/tables.js';
-import { resourceNames } from '../../src/core/names.js';
+import { createTableInput } from '../../src/stack/tables.js';
+import { resourceNames } from '../../src/stack/names.js';
 import { round } from '../../src/bench/stats.js';
 
 /** DynamoDB item size: per attribute, the name's UTF-8 bytes plus the value's size. */
@@ -138,7 +138,7 @@ async function scanCost(ddb: DynamoDBDocumentClient, table: string, room: string
 export async function measureRcu(ddb: DynamoDBDocumentClient, opts: { rooms?: number; perRoom?: number; sample?: number } = {}): Promise<RcuReport> {
   const rooms = opts.rooms ?? 100;
   const perRoom = opts.perRoom ?? 100;
-  const def = connectionsTableDefinition(resourceNames(`rcu-${randomBytes(3).toString('hex')}`));
+  const def = createTableInput('connections', resourceNames(`rcu-${randomBytes(3).toString('hex')}`));
   const table = def.TableName!;
   await ddb.send(new CreateTableCommand(def));
   try {

@@ -5,7 +5,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from './errors.js';
-import { isValidStage, resourceNames, type ResourceNames } from './names.js';
+import { isValidStage, resourceNames, type ResourceNames } from '../stack/names.js';
 
 export type Source = 'flag' | 'env' | 'file' | 'stack' | 'default';
 

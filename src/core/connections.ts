@@ -6,7 +6,7 @@
 import { DeleteCommand, GetCommand, PutCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandInput, QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { ROOM_INDEX, USER_INDEX } from './names.js';
+import { ROOM_INDEX, USER_INDEX } from '../stack/names.js';
 
 /** API Gateway closes every connection after 2 hours; a row older than that is stale. */
 export const MAX_CONNECTION_SECONDS = 2 * 3600;

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Env } from '../core/handler-env.js';
-import type { HandlerName } from '../core/names.js';
+import type { HandlerName } from '../stack/definition.js';
 import type { Logger } from '../core/handler-deps.js';
 import { HermesError } from '../core/errors.js';
 
@@ -17,6 +17,8 @@ export const DEFAULT_BUNDLE_DIR = path.resolve(path.dirname(fileURLToPath(import
 
 export interface LocalFunction {
   name: string;
+  /** Its configuration, as GetFunctionConfiguration would report it. */
+  config: { timeoutMs: number; memoryMb: number; env: Readonly<Env> };
   invoke(event: unknown): Promise<unknown>;
 }
 
@@ -38,6 +40,7 @@ export async function loadFunction(
   const fn = mod.createHandler(opts.env, { logger: opts.logger });
   return {
     name: opts.functionName,
+    config: { timeoutMs: opts.timeoutMs, memoryMb: opts.memoryMb ?? 256, env: { ...opts.env } },
     async invoke(event) {
       const started = Date.now();
       const context = {

@@ -17,7 +17,7 @@ export interface PollerOptions {
   queueUrl: string;
   queueArn: string;
   region: string;
-  fn: LocalFunction;
+  fn: Pick<LocalFunction, 'name' | 'invoke'>;
   batchSize?: number;
   reportBatchItemFailures?: boolean;
   /** Parallel pollers, like the several pollers Lambda runs per mapping. */
@@ -27,6 +27,8 @@ export interface PollerOptions {
 }
 
 export interface Poller {
+  /** What it was configured with, as ListEventSourceMappings would report it. */
+  settings: { batchSize: number; reportBatchItemFailures: boolean };
   stop(): Promise<void>;
   stats(): { batches: number; records: number; failedRecords: number; errors: number };
 }
@@ -146,6 +148,7 @@ export function startPoller(opts: PollerOptions): Poller {
 
   const loops = Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, loop);
   return {
+    settings: { batchSize, reportBatchItemFailures: report },
     async stop() {
       stopping = true;
       abort.abort();
