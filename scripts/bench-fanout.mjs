@@ -58,12 +58,19 @@ await build({
   banner: { js: banner },
   logLevel: 'warning',
 });
+const { runSuite, SCENARIOS, machine, FUNCTIONS } = await import(pathToFileURL(path.join(out, 'suite.mjs')).href);
+const scenarios = args.only ? args.only.split(',').map((s) => s.trim()) : SCENARIOS.filter((s) => s !== 'tune');
+for (const s of scenarios) {
+  if (!SCENARIOS.includes(s)) {
+    process.stderr.write(`unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}\n`);
+    process.exit(2);
+  }
+}
 if (args.profile) {
   // Unminified copies of the Lambda bundles, so a profile can name the modules inside them.
-  const handlers = ['authorizer', 'connect', 'disconnect', 'send-message', 'default'];
   await build({
     absWorkingDir: root,
-    entryPoints: Object.fromEntries(handlers.map((h) => [`${h}/index`, `lambdas/${h}.ts`])),
+    entryPoints: Object.fromEntries(Object.entries(FUNCTIONS).map(([name, fn]) => [`${name}/index`, fn.source])),
     outdir: path.join(out, 'lambdas'),
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -74,15 +81,6 @@ if (args.profile) {
     banner: { js: banner },
     logLevel: 'warning',
   });
-}
-
-const { runSuite, SCENARIOS, machine } = await import(pathToFileURL(path.join(out, 'suite.mjs')).href);
-const scenarios = args.only ? args.only.split(',').map((s) => s.trim()) : SCENARIOS.filter((s) => s !== 'tune');
-for (const s of scenarios) {
-  if (!SCENARIOS.includes(s)) {
-    process.stderr.write(`unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}\n`);
-    process.exit(2);
-  }
 }
 const num = (v, name) => {
   if (v === undefined) return undefined;

@@ -16,6 +16,8 @@ import { BenchSession, type SessionOptions } from './session.js';
 import { SCENARIO_RUNS, SCENARIOS, type Scenario } from './scenarios.js';
 
 export { SCENARIOS, type Scenario };
+/** The stage's functions, for the script's unminified profiling bundles. */
+export { FUNCTIONS } from '../../src/stack/definition.js';
 
 export interface SuiteOptions extends SessionOptions {
   scenarios: Scenario[];
