@@ -11,7 +11,7 @@ import {
 import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { resourceNames } from '../src/stack/names.js';
-import { connectionRow, putConnection, getConnection } from '../src/core/connections.js';
+import { connectionRow, putConnection, getConnection, listRoomConnectionIds } from '../src/core/connections.js';
 import { fanOut } from '../src/core/fanout.js';
 import { createHandler } from '../lambdas/send-message.js';
 
@@ -34,6 +34,9 @@ async function seed(room: string, ids: string[], connectedAt?: number) {
   for (const id of ids) await putConnection({ ddb: db.ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: `u-${id}`, connectedAt: connectedAt ?? Date.now() - 5 * 60_000 }));
 }
 
+/** A room's connection ids, as deliverMessage reads them before fanning out. */
+const room = async (roomId: string) => listRoomConnectionIds({ ddb: db.ddb, table: names.connectionsTable }, roomId);
+
 beforeEach(() => management.reset());
 
 describe('fanOut', () => {
@@ -47,7 +50,7 @@ describe('fanOut', () => {
       return {};
     });
     const payload = Buffer.from('{"x":1}');
-    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 3, sleep: async () => {} }, { roomId: 'r-mixed', payload });
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 3, sleep: async () => {} }, { connectionIds: await room('r-mixed'), payload });
     expect(res).toMatchObject({ delivered: 3, pruned: 1, failed: 1 });
     expect(res.failures[0].connectionId).toBe('denied1');
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'gone1')).toBeUndefined();
@@ -59,12 +62,12 @@ describe('fanOut', () => {
     await seed('r-young', ['young1'], Date.now());
     await seed('r-young', ['old1']);
     management.on(PostToConnectionCommand).rejects(new GoneException({ message: '', $metadata: {} }));
-    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client }, { roomId: 'r-young', payload: Buffer.from('x') });
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client }, { connectionIds: await room('r-young'), payload: Buffer.from('x') });
     expect(res).toMatchObject({ delivered: 0, pruned: 1, failed: 0 });
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'young1')).toBeDefined();
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'old1')).toBeUndefined();
     // With no grace the young row goes too.
-    const again = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, connectGraceSeconds: 0 }, { roomId: 'r-young', payload: Buffer.from('x') });
+    const again = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, connectGraceSeconds: 0 }, { connectionIds: await room('r-young'), payload: Buffer.from('x') });
     expect(again.pruned).toBe(1);
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'young1')).toBeUndefined();
   });
@@ -80,7 +83,7 @@ describe('fanOut', () => {
       inFlight--;
       return {};
     });
-    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 7 }, { roomId: 'r-big', payload: Buffer.from('x') });
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 7 }, { connectionIds: await room('r-big'), payload: Buffer.from('x') });
     expect(res.delivered).toBe(120);
     expect(peak).toBeLessThanOrEqual(7);
     const delivered = new Set(management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId));
