@@ -50,7 +50,7 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
     } catch (err) {
       if (isGone(err)) {
         const deleted = await deleteConnection(deps, connectionId, { connectedBefore }).catch((e) => {
-          deps.logger?.warn('fan-out: could not delete a stale connection', { roomId: target.roomId, connectionId, error: (e as Error).message });
+          deps.logger?.warn('fan-out: could not delete a stale connection', { connectionId, error: (e as Error).message });
           return false;
         });
         // A row kept by the grace period is still connecting: neither pruned nor failed.
