@@ -11,15 +11,13 @@
  * get `data.data`; `'*'` subscribers get every frame's whole `data`. Delivery is at least once,
  * so frames are deduplicated by `id`. No runtime dependencies: it uses the global `WebSocket`
  * (browsers, Node 22+) or the constructor passed as `WebSocket` (e.g. the `ws` package on Node 20).
+ * The frame type and the keepalive message are the wire contract in ./protocol.ts, which the
+ * server imports too.
  */
 
-export interface Frame<T = unknown> {
-  id: string;
-  room_id: string;
-  user_id: string | null;
-  data: T;
-  sent_at: string;
-}
+import { KEEPALIVE_MESSAGE, type Frame } from './protocol.js';
+
+export { KEEPALIVE_ACTION, KEEPALIVE_MESSAGE, type ErrorFrame, type Frame } from './protocol.js';
 
 /** `connecting`: an attempt is under way (token, handshake). `reconnecting`: waiting to retry. */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -44,12 +42,17 @@ export interface CloseInfo {
   wasOpen: boolean;
   /** Node's `ws` says why a handshake failed (e.g. "Unexpected server response: 401"); browsers never do. */
   error?: string;
+  /**
+   * The HTTP status a refused handshake was answered with (401 or 403: the token is refused),
+   * when `handshakeStatus` can read it; a browser never can.
+   */
+  status?: number;
   /** Delay before the next attempt; absent after close(). */
   retryInMs?: number;
 }
 
 export interface StateInfo {
-  /** Attempts since the last successful open (1 = the first try). */
+  /** Attempts since the last connection that stayed open `backoff.resetAfterMs` (1 = the first try). */
   attempt: number;
   /** With `reconnecting`: how long until the next attempt. */
   delayMs?: number;
@@ -92,6 +95,11 @@ export interface BackoffOptions {
   maxMs?: number;
   /** Growth per failed attempt; default 2. */
   factor?: number;
+  /**
+   * An open connection that lasted this long starts the delays from `initialMs` again; one that
+   * closes sooner (a server that accepts and drops at once) counts as a failure. Default 10 s.
+   */
+  resetAfterMs?: number;
 }
 
 export interface ConnectOptions {
@@ -116,6 +124,14 @@ export interface ConnectOptions {
   dedupeSize?: number;
   /** Renew a token this long before its `exp`; default 30 s. */
   renewBeforeSeconds?: number;
+  /**
+   * Reads the HTTP status of a refused handshake, which a browser never reveals (there a refused
+   * token and an unreachable server both close with 1006 before `open`). Called with each new
+   * socket; it calls `refused(status)` when the server answers the upgrade with another status
+   * than 101, and that attempt's `close` event carries `status`. On Node with the `ws` package
+   * pass `wsHandshakeStatus`.
+   */
+  handshakeStatus?: (socket: WebSocketLike, refused: (status: number) => void) => void;
   /** For tests: the jitter source, default Math.random. */
   random?: () => number;
 }
@@ -126,7 +142,7 @@ export interface HermesClient {
   subscribe<T = unknown>(type: string, callback: Subscriber<T>): () => void;
   on<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): () => void;
   off<E extends keyof ClientEvents>(event: E, listener: ClientEvents[E]): void;
-  /** Broadcasts `data` to the room through the `sendMessage` route. False when not open (nothing is queued). */
+  /** Broadcasts `data` to the room through the `sendMessage` route. False when not open (nothing is queued); throws RangeError above MAX_SEND_BYTES in any state. */
   send(data: unknown): boolean;
   /** Resolves when the connection is open (now or after the next successful attempt); rejects once closed. */
   opened(): Promise<void>;
@@ -135,19 +151,13 @@ export interface HermesClient {
 }
 
 export const DEFAULTS = {
-  backoff: { initialMs: 500, maxMs: 30_000, factor: 2 },
+  backoff: { initialMs: 500, maxMs: 30_000, factor: 2, resetAfterMs: 10_000 },
   keepAliveMs: 9 * 60_000,
   connectTimeoutMs: 35_000,
   dedupeSize: 1000,
   renewBeforeSeconds: 30,
 } as const;
 
-/**
- * The action the client sends to keep an idle connection open; `$default` answers it with
- * nothing. Spelled out here (not imported from src/core/ws-event.ts) so the bundle and its
- * .d.mts stand alone.
- */
-export const KEEPALIVE_MESSAGE = '{"action":"keepalive"}';
 /** API Gateway's largest inbound WebSocket frame; a browser sends each message as one frame. */
 export const MAX_SEND_BYTES = 32 * 1024;
 
@@ -180,6 +190,25 @@ export function connect(options: ConnectOptions): HermesClient {
   return new Client(options);
 }
 
+/**
+ * `handshakeStatus` for Node's `ws` package, whose socket emits `unexpected-response` with the
+ * HTTP response of a refused upgrade. Listening to it means `ws` no longer aborts the handshake
+ * itself, so this drains the response and ends the attempt.
+ */
+export function wsHandshakeStatus(socket: WebSocketLike, refused: (status: number) => void): void {
+  const ws = socket as WebSocketLike & {
+    once?: (event: 'unexpected-response', listener: (req: unknown, res: { statusCode?: number; resume?: () => void }) => void) => void;
+    terminate?: () => void;
+  };
+  if (typeof ws.once !== 'function') return;
+  ws.once('unexpected-response', (_req, res) => {
+    if (typeof res?.statusCode === 'number') refused(res.statusCode);
+    res?.resume?.();
+    if (typeof ws.terminate === 'function') ws.terminate();
+    else ws.close();
+  });
+}
+
 /** Insertion-ordered set that forgets its oldest ids past `max`. */
 class RecentIds {
   private readonly ids = new Set<string>();
@@ -206,7 +235,9 @@ class Client implements HermesClient {
   private token?: string;
   /** The last attempt failed before opening: ask getToken() before the next one. */
   private needFreshToken = false;
+  /** Failed attempts and short-lived connections since the last one that stayed open long enough. */
   private failures = 0;
+  private openedAt = 0;
   private everOpened = false;
   private finished = false;
   private lastActivity = 0;
@@ -263,14 +294,15 @@ class Client implements HermesClient {
 
   send(data: unknown): boolean {
     if (data === undefined) throw new TypeError('send(data): data must be a JSON value.');
-    const ws = this.ws;
-    if (!ws || this.current !== 'open' || ws.readyState !== OPEN) return false;
     const text = JSON.stringify({ action: 'sendMessage', data });
     const bytes = new TextEncoder().encode(text).length;
     if (bytes > MAX_SEND_BYTES) {
       // The gateway would close the whole connection (1009) rather than refuse the one message.
+      // Checked before the state, so a caller that holds messages for later learns it now.
       throw new RangeError(`send(data): the message is ${bytes} bytes; API Gateway accepts at most ${MAX_SEND_BYTES} from a client.`);
     }
+    const ws = this.ws;
+    if (!ws || this.current !== 'open' || ws.readyState !== OPEN) return false;
     ws.send(text);
     this.lastActivity = Date.now();
     return true;
@@ -330,14 +362,24 @@ class Client implements HermesClient {
     const url = new URL(this.opts.url);
     url.searchParams.set('token', token);
     let ws: WebSocketLike;
+    let opened = false;
+    let failure: string | undefined;
+    let status: number | undefined;
     try {
       ws = new this.WS(url.toString());
     } catch (err) {
       return this.retry({ code: 1006, reason: '', wasOpen: false, error: describe(err) });
     }
+    try {
+      this.opts.handshakeStatus?.(ws, (refusedWith) => {
+        if (!opened && Number.isInteger(refusedWith)) status = refusedWith;
+      });
+    } catch (err) {
+      detach(ws);
+      ws.close();
+      return this.retry({ code: 1006, reason: '', wasOpen: false, error: `handshakeStatus threw: ${describe(err)}` });
+    }
     this.ws = ws;
-    let opened = false;
-    let failure: string | undefined;
     this.connectTimer = setTimeout(() => {
       if (this.ws !== ws || opened) return;
       this.ws = undefined;
@@ -352,10 +394,9 @@ class Client implements HermesClient {
       clearTimeout(this.connectTimer);
       const reconnect = this.everOpened;
       this.everOpened = true;
-      this.failures = 0;
-      this.lastActivity = Date.now();
+      this.openedAt = this.lastActivity = Date.now();
       this.armKeepAlive();
-      this.setState('open', { attempt: 1 });
+      this.setState('open', { attempt: this.failures + 1 });
       this.emit('open', { reconnect });
     };
     ws.onmessage = (event: { data: unknown }) => {
@@ -369,7 +410,15 @@ class Client implements HermesClient {
     ws.onclose = (event: { code?: number; reason?: string }) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
-      this.retry({ code: event?.code ?? 1006, reason: event?.reason ?? '', wasOpen: opened, ...(failure ? { error: failure } : {}) });
+      // After a refused upgrade `ws` only says the handshake was aborted; the status says why.
+      if (status !== undefined) failure = `Unexpected server response: ${status}`;
+      this.retry({
+        code: event?.code ?? 1006,
+        reason: event?.reason ?? '',
+        wasOpen: opened,
+        ...(failure ? { error: failure } : {}),
+        ...(status !== undefined ? { status } : {}),
+      });
     };
   }
 
@@ -398,6 +447,8 @@ class Client implements HermesClient {
     // A browser reports a refused handshake as a plain 1006 before `open`, exactly like an
     // unreachable server; a fresh token is the only way out of the first case.
     if (!info.wasOpen) this.needFreshToken = true;
+    const resetAfterMs = this.opts.backoff?.resetAfterMs ?? DEFAULTS.backoff.resetAfterMs;
+    if (info.wasOpen && Date.now() - this.openedAt >= resetAfterMs) this.failures = 0;
     this.failures++;
     const delayMs = backoffDelay(this.failures, this.opts.backoff, this.opts.random);
     this.emit('close', { ...info, retryInMs: delayMs });

@@ -4,7 +4,7 @@
  * unexpected throws "Unauthorized" (401). Responses never carry error details or stack traces;
  * the reason is logged instead.
  */
-import type { APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult } from 'aws-lambda';
+import type { APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Context } from 'aws-lambda';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
 import { verifyToken } from '../src/core/tokens.js';
@@ -20,12 +20,12 @@ function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string,
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   const deps = handlerDeps(handlerSettings(env), overrides);
-  return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  return async (event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> => {
     const token = event.queryStringParameters?.token;
     if (!token) throw new Error('Unauthorized');
     const { jwtSecret, tokensTable } = deps.settings;
     if (!jwtSecret) {
-      deps.logger.error(JSON.stringify({ level: 'error', msg: 'HERMES_JWT_SECRET is not configured; refusing every connection' }));
+      deps.invocationLogger(context).error('HERMES_JWT_SECRET is not configured; refusing every connection');
       throw new Error('Unauthorized');
     }
     try {
@@ -33,14 +33,14 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
       return policy(claims.user_id, 'Allow', event.methodArn, { user_id: claims.user_id, room_id: claims.room_id, token_id: claims.jti });
     } catch (err) {
       if (err instanceof TokenRefusedError) {
-        deps.logger.info(JSON.stringify({ level: 'info', msg: 'token refused', reason: err.reason, connectionId: event.requestContext?.connectionId }));
+        deps.invocationLogger(context).info('token refused', { reason: err.reason, connectionId: event.requestContext?.connectionId });
         return policy('anonymous', 'Deny', event.methodArn);
       }
-      deps.logger.error(JSON.stringify({ level: 'error', msg: 'authorizer failed', error: (err as Error).message }));
+      deps.invocationLogger(context).error('authorizer failed', { error: (err as Error).message });
       throw new Error('Unauthorized');
     }
   };
 }
 
 let cached: ReturnType<typeof createHandler> | undefined;
-export const handler = (event: APIGatewayRequestAuthorizerEvent) => (cached ??= createHandler(process.env))(event);
+export const handler = (event: APIGatewayRequestAuthorizerEvent, context: Context) => (cached ??= createHandler(process.env))(event, context);

@@ -1,5 +1,5 @@
 /** `$connect`: record the connection under the room and user the authorizer vouched for. */
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
 import { connectionRow, putConnection } from '../src/core/connections.js';
@@ -7,14 +7,14 @@ import type { WebSocketEvent } from '../src/core/ws-event.js';
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   const deps = handlerDeps(handlerSettings(env), overrides);
-  return async (event: WebSocketEvent): Promise<APIGatewayProxyResult> => {
+  return async (event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     const ctx = event.requestContext;
     const roomId = ctx.authorizer?.room_id;
     const userId = ctx.authorizer?.user_id;
     if (!roomId || !userId) {
       // Only reachable when the API was deployed without the authorizer: refuse rather than
       // record a connection that belongs to no room.
-      deps.logger.error(JSON.stringify({ level: 'error', msg: 'connect without authorizer context', connectionId: ctx.connectionId }));
+      deps.invocationLogger(context).error('connect without authorizer context', { connectionId: ctx.connectionId });
       return { statusCode: 401, body: 'Unauthorized' };
     }
     const row = connectionRow({ connectionId: ctx.connectionId, roomId, userId, connectedAt: ctx.connectedAt ?? Date.now() });
@@ -24,4 +24,4 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
 }
 
 let cached: ReturnType<typeof createHandler> | undefined;
-export const handler = (event: WebSocketEvent) => (cached ??= createHandler(process.env))(event);
+export const handler = (event: WebSocketEvent, context: Context) => (cached ??= createHandler(process.env))(event, context);

@@ -3,7 +3,7 @@
  * The `keepalive` action gets no answer: a client sends it only to reset API Gateway's 10-minute
  * idle timer, which any inbound message does, and a reply would just be traffic to ignore.
  */
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
@@ -32,7 +32,7 @@ export function errorFrameFor(body: string | undefined): ErrorFrame {
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   const deps = handlerDeps(handlerSettings(env), overrides);
-  return async (event: WebSocketEvent): Promise<APIGatewayProxyResult> => {
+  return async (event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     if (isKeepalive(event.body)) return { statusCode: 200, body: '' };
     const management = await deps.management(managementEndpointFor(deps.settings, event.requestContext));
     const frame = errorFrameFor(event.body);
@@ -41,11 +41,11 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
         new PostToConnectionCommand({ ConnectionId: event.requestContext.connectionId, Data: Buffer.from(JSON.stringify(frame)) }),
       );
     } catch (err) {
-      deps.logger.warn(JSON.stringify({ level: 'warn', msg: 'could not answer the sender', error: (err as Error).name }));
+      deps.invocationLogger(context).warn('could not answer the sender', { connectionId: event.requestContext.connectionId, error: (err as Error).name });
     }
     return { statusCode: 400, body: frame.error };
   };
 }
 
 let cached: ReturnType<typeof createHandler> | undefined;
-export const handler = (event: WebSocketEvent) => (cached ??= createHandler(process.env))(event);
+export const handler = (event: WebSocketEvent, context: Context) => (cached ??= createHandler(process.env))(event, context);

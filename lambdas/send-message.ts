@@ -7,21 +7,23 @@
  * - The WebSocket `sendMessage` route: the room and the user come from the authorizer context,
  *   never from the message body.
  */
-import type { SQSBatchResponse, SQSEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE, sendDeadLetter } from '../src/core/dlq.js';
+import type { SQSBatchResponse, SQSEvent, SQSRecord, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE, sendDeadLetter } from '../src/core/dead-letter.js';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
-import { parseQueueMessage } from '../src/core/envelope.js';
-import { deliverMessage } from '../src/core/deliver.js';
-import { HermesError, MalformedMessageError } from '../src/core/errors.js';
+import { parseQueueMessage, type QueueMessage } from '../src/core/envelope.js';
+import { deliverMessage, type DeliverResult } from '../src/core/deliver.js';
+import { HermesError, LimitError, MalformedMessageError } from '../src/core/errors.js';
 import type { ErrorFrame, WebSocketEvent } from '../src/core/ws-event.js';
 import { randomUUID } from 'node:crypto';
 
-/** Message attributes written on a dead letter that hermes itself moved there (core/dlq.ts). */
+/** Message attributes written on a dead letter that hermes itself moved there (core/dead-letter.ts). */
 export const DEAD_LETTER_ATTRIBUTES = { error: HERMES_ERROR_ATTRIBUTE, sourceMessageId: HERMES_SOURCE_ID_ATTRIBUTE } as const;
 
-async function deliveryDeps(deps: HandlerDeps, endpoint: string) {
+async function deliveryDeps(deps: HandlerDeps, endpoint: string, log: Logger) {
   const s = deps.settings;
   return {
     ddb: await deps.ddb(),
@@ -32,49 +34,60 @@ async function deliveryDeps(deps: HandlerDeps, endpoint: string) {
     shardSize: s.queueUrl ? s.shardSize : 0,
     queueUrl: s.queueUrl,
     sqs: s.queueUrl ? await deps.sqs() : undefined,
-    logger: deps.logger,
+    logger: log,
   };
 }
 
-async function handleQueue(deps: HandlerDeps, event: SQSEvent): Promise<SQSBatchResponse> {
-  const failures: SQSBatchResponse['batchItemFailures'] = [];
-  const endpoint = deps.settings.managementEndpoint;
+/** A record that can never be delivered: to the dead-letter queue with the reason, or failed when there is none. */
+async function deadLetter(deps: HandlerDeps, log: Logger, record: SQSRecord, err: MalformedMessageError | LimitError): Promise<void> {
+  log.warn('malformed message', { messageId: record.messageId, error: err.message });
   const dlqUrl = deps.settings.dlqUrl;
-  await Promise.all(
-    event.Records.map(async (record) => {
-      const log = (level: 'info' | 'warn' | 'error', msg: string, extra: object = {}) =>
-        deps.logger[level](JSON.stringify({ level, msg, messageId: record.messageId, ...extra }));
-      try {
-        const msg = parseQueueMessage(record.body);
-        if (!endpoint) throw new Error('HERMES_MANAGEMENT_ENDPOINT is not set: the queue trigger cannot reach @connections.');
-        // A message without an id keeps the SQS message id across redeliveries, so clients can
-        // drop the duplicates that at-least-once delivery brings.
-        const result = await deliverMessage(await deliveryDeps(deps, endpoint), msg, msg.id ?? record.messageId);
-        log(result.failed ? 'warn' : 'info', 'delivered', {
-          room: msg.room_id, delivered: result.delivered, pruned: result.pruned, failed: result.failed, shards: result.shards,
-          ...(result.failed ? { firstFailure: result.failures[0] } : {}),
-        });
-        if (result.failed) failures.push({ itemIdentifier: record.messageId });
-      } catch (err) {
-        if (err instanceof MalformedMessageError || (err instanceof HermesError && err.name === 'LimitError')) {
-          log('warn', 'malformed message', { error: err.message });
-          if (dlqUrl) {
-            try {
-              await sendDeadLetter(await deps.sqs(), dlqUrl, { body: record.body, sourceMessageId: record.messageId, reason: err.message });
-              return;
-            } catch (dlqErr) {
-              log('error', 'could not move message to the dead-letter queue', { error: (dlqErr as Error).message });
-            }
-          }
-          failures.push({ itemIdentifier: record.messageId });
-          return;
-        }
-        log('error', 'delivery failed', { error: (err as Error).message });
-        failures.push({ itemIdentifier: record.messageId });
-      }
-    }),
-  );
-  return { batchItemFailures: failures };
+  // Without a DLQ the record is failed until the queue's redrive moves it there.
+  if (!dlqUrl) throw err;
+  try {
+    await sendDeadLetter(await deps.sqs(), dlqUrl, { body: record.body, sourceMessageId: record.messageId, reason: err.message });
+  } catch (dlqErr) {
+    log.error('could not move message to the dead-letter queue', { messageId: record.messageId, error: (dlqErr as Error).message });
+    throw dlqErr;
+  }
+}
+
+/** One queue record; a throw fails just this record (it is returned in batchItemFailures). */
+async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord): Promise<void> {
+  const endpoint = deps.settings.managementEndpoint;
+  let msg: QueueMessage;
+  let result: DeliverResult;
+  try {
+    msg = parseQueueMessage(record.body);
+    if (!endpoint) throw new Error('HERMES_MANAGEMENT_ENDPOINT is not set: the queue trigger cannot reach @connections.');
+    // A message without an id keeps the SQS message id across redeliveries, so clients can
+    // drop the duplicates that at-least-once delivery brings.
+    result = await deliverMessage(await deliveryDeps(deps, endpoint, log), msg, msg.id ?? record.messageId);
+  } catch (err) {
+    if (err instanceof MalformedMessageError || err instanceof LimitError) return deadLetter(deps, log, record, err);
+    log.error('delivery failed', { messageId: record.messageId, error: (err as Error).message });
+    throw err;
+  }
+  log[result.failed ? 'warn' : 'info']('delivered', {
+    messageId: record.messageId, room: msg.room_id, delivered: result.delivered, pruned: result.pruned, failed: result.failed, shards: result.shards,
+    ...(result.failed ? { firstFailure: result.failures[0] } : {}),
+  });
+  // The whole record is retried: connections that got the frame get it again, with the same id, which clients drop.
+  if (result.failed) throw new Error(`${result.failed} of the room's connections could not be reached.`);
+}
+
+/**
+ * Every record of the batch, in parallel. A new processor per invocation: it keeps the batch
+ * on the instance, and the local stack runs invocations of one handler concurrently. With
+ * every record failed the response lists them all (Lambda retries just those, i.e. all)
+ * instead of Powertools' default of throwing.
+ */
+function handleQueue(deps: HandlerDeps, event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
+  const log = deps.invocationLogger(context);
+  return processPartialResponse(event, (record: SQSRecord) => deliverRecord(deps, log, record), new BatchProcessor(EventType.SQS), {
+    context,
+    throwOnFullBatchFailure: false,
+  });
 }
 
 async function sendError(deps: HandlerDeps, event: WebSocketEvent, frame: ErrorFrame): Promise<void> {
@@ -84,7 +97,7 @@ async function sendError(deps: HandlerDeps, event: WebSocketEvent, frame: ErrorF
     .catch(() => undefined); // the sender may be gone already; nothing else to tell
 }
 
-async function handleRoute(deps: HandlerDeps, event: WebSocketEvent): Promise<APIGatewayProxyResult> {
+async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> {
   const ctx = event.requestContext;
   const roomId = ctx.authorizer?.room_id;
   const userId = ctx.authorizer?.user_id;
@@ -101,12 +114,13 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent): Promise<AP
     return { statusCode: 400, body: 'Bad Request' };
   }
   try {
+    const log = deps.invocationLogger(context);
     const result = await deliverMessage(
-      await deliveryDeps(deps, managementEndpointFor(deps.settings, ctx)),
+      await deliveryDeps(deps, managementEndpointFor(deps.settings, ctx), log),
       { room_id: roomId, user_id: userId, data: body.data },
       randomUUID(),
     );
-    deps.logger.info(JSON.stringify({ level: 'info', msg: 'broadcast', room: roomId, delivered: result.delivered, pruned: result.pruned, failed: result.failed }));
+    log.info('broadcast', { room: roomId, connectionId: ctx.connectionId, delivered: result.delivered, pruned: result.pruned, failed: result.failed });
     return { statusCode: 200, body: 'OK' };
   } catch (err) {
     if (err instanceof HermesError) {
@@ -119,11 +133,11 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent): Promise<AP
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   const deps = handlerDeps(handlerSettings(env), overrides);
-  return async (event: SQSEvent | WebSocketEvent): Promise<SQSBatchResponse | APIGatewayProxyResult> => {
-    if ('Records' in event) return handleQueue(deps, event);
-    return handleRoute(deps, event);
+  return async (event: SQSEvent | WebSocketEvent, context?: Context): Promise<SQSBatchResponse | APIGatewayProxyResult> => {
+    if ('Records' in event) return handleQueue(deps, event, context);
+    return handleRoute(deps, event, context);
   };
 }
 
 let cached: ReturnType<typeof createHandler> | undefined;
-export const handler = (event: SQSEvent | WebSocketEvent) => (cached ??= createHandler(process.env))(event);
+export const handler = (event: SQSEvent | WebSocketEvent, context: Context) => (cached ??= createHandler(process.env))(event, context);

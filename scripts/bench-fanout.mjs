@@ -6,8 +6,9 @@
 //   node scripts/bench-fanout.mjs [--quick] [--only throughput,rcu,...] [--repeat 3]
 //        [--profile] [--fanout-concurrency N] [--pollers N] [--json results.json] [--out results.txt]
 //
-// The suite is TypeScript (src/bench/); it is bundled here with esbuild, like the CLI, and runs
-// the Lambda bundles from dist/lambdas (built by `npm run build`).
+// The suite is TypeScript (scripts/bench/, on top of src/bench/, which `hermes bench` uses too);
+// it is bundled here with esbuild, like the CLI, and runs the Lambda bundles from dist/lambdas
+// (built by `npm run build`).
 import { build } from 'esbuild';
 import { existsSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -46,7 +47,7 @@ if (!existsSync(path.join(root, 'dist/lambdas/send-message/index.mjs'))) {
 }
 await build({
   absWorkingDir: root,
-  entryPoints: { suite: 'src/bench/suite.ts', server: 'src/bench/server.ts' },
+  entryPoints: { suite: 'scripts/bench/suite.ts', server: 'scripts/bench/server.ts' },
   outdir: out,
   outExtension: { '.js': '.mjs' },
   bundle: true,
@@ -57,12 +58,19 @@ await build({
   banner: { js: banner },
   logLevel: 'warning',
 });
+const { runSuite, SCENARIOS, machine, FUNCTIONS } = await import(pathToFileURL(path.join(out, 'suite.mjs')).href);
+const scenarios = args.only ? args.only.split(',').map((s) => s.trim()) : SCENARIOS.filter((s) => s !== 'tune');
+for (const s of scenarios) {
+  if (!SCENARIOS.includes(s)) {
+    process.stderr.write(`unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}\n`);
+    process.exit(2);
+  }
+}
 if (args.profile) {
   // Unminified copies of the Lambda bundles, so a profile can name the modules inside them.
-  const handlers = ['authorizer', 'connect', 'disconnect', 'send-message', 'default'];
   await build({
     absWorkingDir: root,
-    entryPoints: Object.fromEntries(handlers.map((h) => [`${h}/index`, `lambdas/${h}.ts`])),
+    entryPoints: Object.fromEntries(Object.entries(FUNCTIONS).map(([name, fn]) => [`${name}/index`, fn.source])),
     outdir: path.join(out, 'lambdas'),
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -73,15 +81,6 @@ if (args.profile) {
     banner: { js: banner },
     logLevel: 'warning',
   });
-}
-
-const { runSuite, SCENARIOS, machine } = await import(pathToFileURL(path.join(out, 'suite.mjs')).href);
-const scenarios = args.only ? args.only.split(',').map((s) => s.trim()) : SCENARIOS.filter((s) => s !== 'tune');
-for (const s of scenarios) {
-  if (!SCENARIOS.includes(s)) {
-    process.stderr.write(`unknown scenario "${s}"; choose from ${SCENARIOS.join(', ')}\n`);
-    process.exit(2);
-  }
 }
 const num = (v, name) => {
   if (v === undefined) return undefined;

@@ -13,7 +13,23 @@ import path from 'node:path';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
 
-export const HANDLERS = ['authorizer', 'connect', 'disconnect', 'send-message', 'default'];
+/**
+ * The functions to bundle, from the stage definition (src/stack/definition.ts, pure data):
+ * compiled in memory by esbuild and imported, so the list has one home.
+ */
+async function stageFunctions() {
+  const out = await build({
+    absWorkingDir: root,
+    entryPoints: ['src/stack/definition.ts'],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    logLevel: 'warning',
+  });
+  const mod = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].contents).toString('base64')}`);
+  return mod.FUNCTIONS;
+}
 
 // Bundles must be byte-for-byte reproducible so deploy can compare CodeSha256.
 const lambdaBanner = "import { createRequire as __hermesCreateRequire } from 'node:module'; const require = __hermesCreateRequire(import.meta.url);";
@@ -33,9 +49,10 @@ async function main() {
   // `npm ci` (prepare) skips the client's .d.mts: loading TypeScript would add about a second
   // to getting from a clone to a running stack; `npm run build` and `npm test` emit it.
   const types = hasClient && !process.argv.includes('--no-types') ? declarationsInParallel() : Promise.resolve();
+  const functions = await stageFunctions();
   const lambdas = build({
     absWorkingDir: root,
-    entryPoints: Object.fromEntries(HANDLERS.map((h) => [`${h}/index`, `lambdas/${h}.ts`])),
+    entryPoints: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [`${name}/index`, fn.source])),
     outdir: 'dist/lambdas',
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -86,7 +103,8 @@ async function main() {
 
 /**
  * dist/client/hermes-client.d.mts, the types that go with the bundle (.d.mts is what
- * TypeScript looks for next to an .mjs file). TypeScript is a dev dependency: without it
+ * TypeScript looks for next to an .mjs file), and protocol.d.ts, the wire types it re-exports
+ * from client/protocol.ts (which the bundle inlines). TypeScript is a dev dependency: without it
  * (an install that skipped dev dependencies) the bundle is still built, without types.
  */
 async function clientDeclarations() {
@@ -110,17 +128,21 @@ async function clientDeclarations() {
     noCheck: true,
   };
   const program = ts.createProgram([path.join(root, 'client/hermes-client.ts')], options);
-  let text;
+  // Each emitted declaration, by the name it gets in dist/client/.
+  const outputs = { 'hermes-client.d.ts': 'hermes-client.d.mts', 'protocol.d.ts': 'protocol.d.ts' };
+  const texts = {};
   const result = program.emit(undefined, (file, data) => {
-    if (file.endsWith('hermes-client.d.ts')) text = data;
+    const name = outputs[path.basename(file)];
+    if (name) texts[name] = data;
   });
   const problems = result.diagnostics;
-  if (problems.length || !text) {
+  const missing = Object.values(outputs).filter((name) => texts[name] === undefined);
+  if (problems.length || missing.length) {
     const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
-    throw new Error(`client types: ${ts.formatDiagnostics(problems, host) || 'nothing emitted'}`);
+    throw new Error(`client types: ${ts.formatDiagnostics(problems, host) || `${missing.join(', ')} not emitted`}`);
   }
   mkdirSync(path.join(root, 'dist/client'), { recursive: true });
-  writeFileSync(path.join(root, 'dist/client/hermes-client.d.mts'), text);
+  for (const [name, text] of Object.entries(texts)) writeFileSync(path.join(root, 'dist/client', name), text);
 }
 
 (process.argv.includes('--types-only') ? clientDeclarations() : main()).catch((err) => {

@@ -8,7 +8,7 @@ import { describe, it, expect } from 'vitest';
 import { useLocalDynamo } from './helpers/dynamo.js';
 import { ForbiddenException, type PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
 import { connectionRow, putConnection } from '../src/core/connections.js';
 import { deliverMessage, splitShards } from '../src/core/deliver.js';
 import { parseQueueMessage, type QueueMessage } from '../src/core/envelope.js';

@@ -7,7 +7,6 @@ import { describe, it, expect } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { summarise } from '../src/bench/stats.js';
 import { planRooms } from '../src/bench/listeners.js';
-import { itemSize, readUnits } from '../src/bench/rcu.js';
 
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
@@ -58,13 +57,5 @@ describe('bench helpers', () => {
   it('computes nearest-rank percentiles', () => {
     const s = summarise(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(s).toMatchObject({ samples: 100, p50: 50, p95: 95, p99: 99, max: 100 });
-  });
-
-  it('sizes items and read units by the DynamoDB rules', () => {
-    // "room_id" (7) + "r1" (2) + "n" (1) + 12345 (3 digits pairs -> 3 + 1).
-    expect(itemSize({ room_id: 'r1', n: 12345 })).toBe(7 + 2 + 1 + 4);
-    expect(readUnits(1)).toBe(0.5);
-    expect(readUnits(4096)).toBe(0.5);
-    expect(readUnits(4097)).toBe(1);
   });
 });

@@ -1,10 +1,12 @@
 /**
  * `hermes listen` against the real local stack: frames in human and NDJSON form, --count,
  * --timeout, --send, reconnecting after the gateway drops the socket, stopping for good when
- * the token is refused, and Ctrl-C. Plus the backoff of the reconnecting client.
+ * the token is refused, failing fast when nothing answers, and Ctrl-C. Plus what its connection
+ * adds to the client library (whose reconnects, backoff and keepalive test/client.test.ts tests).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startCliStack, cli, type CliStack, type RunningCli } from './helpers/cli.js';
@@ -12,8 +14,8 @@ import { connect, eventually, type TestClient } from './helpers/ws.js';
 import { issueToken } from '../src/core/tokens.js';
 import { publish } from '../src/core/publish.js';
 import { listRoomConnectionIds } from '../src/core/connections.js';
-import { backoffDelay, DEFAULT_BACKOFF, startListenClient } from '../src/cli/listen-client.js';
-import { startTestStack } from './helpers/stack.js';
+import { openListenConnection, type ListenEvent } from '../src/cli/listen-connection.js';
+import type { Frame } from '../client/hermes-client.js';
 
 let s: CliStack;
 const open: TestClient[] = [];
@@ -31,6 +33,19 @@ async function listening(argv: string[], opts: Parameters<CliStack['start']>[1] 
 
 async function connectionsOf(room: string): Promise<string[]> {
   return listRoomConnectionIds({ ddb: s.stack.ddb, table: s.stack.names.connectionsTable }, room);
+}
+
+async function tokenFor(user: string, room: string): Promise<string> {
+  const issued = await issueToken({ ddb: s.stack.ddb, table: s.stack.names.tokensTable, secret: s.stack.jwtSecret, bcryptCost: 4 }, { userId: user, roomId: room, ttlSeconds: 600 });
+  return issued.token;
+}
+
+/** The id of the room's one connection, once $connect has registered it. */
+async function onlyConnectionOf(room: string): Promise<string> {
+  return eventually(async () => {
+    const ids = await connectionsOf(room);
+    return ids.length === 1 && ids[0];
+  }, 10_000, `one connection in ${room}`);
 }
 
 beforeAll(async () => {
@@ -83,10 +98,7 @@ describe('hermes listen', () => {
     const run = await listening(['--room', 'tail-4', '--user', 'steady', '--count', '2', '--json']);
     await send('tail-4', 'before');
     await run.waitFor('stdout', 'before');
-    const [id] = await eventually(async () => {
-      const ids = await connectionsOf('tail-4');
-      return ids.length === 1 && ids;
-    });
+    const id = await onlyConnectionOf('tail-4');
     expect(s.stack.gateway.dropConnection(id, { runDisconnect: true })).toBe(true);
     await run.waitFor('stderr', /connection lost \(1006\); reconnecting in \d+\.\d s…/);
     await run.waitFor('stderr', 'reconnected');
@@ -105,10 +117,7 @@ describe('hermes listen', () => {
     const run = await listening(['--room', 'tail-5', '--user', 'doomed']);
     const revoke = await s.run(['token', 'revoke', '--user', 'doomed', '--all', '--yes']);
     expect(revoke.code, revoke.stderr).toBe(0);
-    const [id] = await eventually(async () => {
-      const ids = await connectionsOf('tail-5');
-      return ids.length === 1 && ids;
-    });
+    const id = await onlyConnectionOf('tail-5');
     s.stack.gateway.dropConnection(id, { runDisconnect: true });
     const { code, stderr } = await run.done;
     expect(code).toBe(1);
@@ -128,11 +137,7 @@ describe('hermes listen', () => {
   });
 
   it('sends standard-input lines to the room with --send', async () => {
-    const t = await issueToken(
-      { ddb: s.stack.ddb, table: s.stack.names.tokensTable, secret: s.stack.jwtSecret, bcryptCost: 4 },
-      { userId: 'peer', roomId: 'chat', ttlSeconds: 600 },
-    );
-    const peer = await connect(s.stack.endpoints.websocket, t.token);
+    const peer = await connect(s.stack.endpoints.websocket, await tokenFor('peer', 'chat'));
     open.push(peer);
     const run = await listening(['--room', 'chat', '--user', 'talker', '--send', '--count', '2', '--json'], { stdin: 'pipe' });
     run.stdin.write('{"type":"info","data":"hi from stdin"}\n');
@@ -162,6 +167,21 @@ describe('hermes listen', () => {
     await eventually(async () => (await connectionsOf('tail-7')).length === 0, 10_000, 'the connection to be removed');
   });
 
+  it('exits 1 at once, naming the address, when nothing answers there', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const issued = await s.run(['token', 'issue', '--user', 'ivy', '--room', 'nowhere']);
+    const url = `ws://127.0.0.1:${port}/local`;
+    const r = await s.run(['listen', '--token', issued.stdout.trim()], { env: { ...s.env, HERMES_WEBSOCKET_URL: url } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: Cannot connect to ${url}: connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(r.stderr).not.toMatch(/retrying|^\s+at /m);
+  });
+
   it('rejects bad flags with exit 2 and says when no stack is running (exit 1)', async () => {
     expect((await s.run(['listen', '--room', 'x', '--count', '0'])).code).toBe(2);
     expect((await s.run(['listen', '--room', 'x', '--timeout', 'forever'])).code).toBe(2);
@@ -181,36 +201,36 @@ describe('hermes listen', () => {
   });
 });
 
-describe('listen client backoff', () => {
-  it('grows exponentially from the base, with jitter, up to the cap', () => {
-    const at = (attempt: number, r: number) => backoffDelay(attempt, { ...DEFAULT_BACKOFF, random: () => r });
-    expect([at(0, 0), at(0, 1)]).toEqual([500, 1000]);
-    expect([at(1, 0), at(1, 1)]).toEqual([1000, 2000]);
-    expect([at(3, 0), at(3, 1)]).toEqual([4000, 8000]);
-    expect([at(10, 0), at(10, 1)]).toEqual([15_000, 30_000]);
-    expect(at(1000, 0.5)).toBe(22_500);
-  });
-});
-
-describe('listen client keepalive', () => {
-  it('keeps a quiet connection open through the gateway idle timeout, where a silent one is closed', async () => {
-    const quiet = await startTestStack({ idleTimeoutMs: 1500 });
-    const stops: Array<() => void> = [];
+describe('listen connection', () => {
+  it('holds what is sent while reconnecting and sends it once the connection is back', async () => {
+    const frames: Frame[] = [];
+    const events: ListenEvent['kind'][] = [];
+    const stopper = new AbortController();
+    let connection: ReturnType<typeof openListenConnection> | undefined;
+    connection = openListenConnection({
+      url: s.stack.endpoints.websocket,
+      token: await tokenFor('patient', 'held'),
+      signal: stopper.signal,
+      client: { backoff: { initialMs: 400, maxMs: 400 } },
+      onFrame: (f) => frames.push(f),
+      onEvent(e) {
+        events.push(e.kind);
+        // The socket is gone and the next attempt not made yet: these can only be held.
+        if (e.kind === 'lost') for (const n of [1, 2, 3]) connection!.send(`held ${n}`);
+      },
+    });
     try {
-      const url = async (user: string) =>
-        `${quiet.endpoints.websocket}?token=${(await issueToken({ ddb: quiet.ddb, table: quiet.names.tokensTable, secret: quiet.jwtSecret, bcryptCost: 4 }, { userId: user, roomId: 'quiet', ttlSeconds: 600 })).token}`;
-      const events: Record<string, string[]> = { kept: [], silent: [] };
-      for (const [name, keepAliveMs] of [['kept', 400], ['silent', 0]] as const) {
-        const c = startListenClient({ url: await url(name), keepAliveMs, onMessage: () => {}, onEvent: (e) => events[name].push(e.kind === 'lost' ? `lost ${e.code}` : e.kind), backoff: { baseMs: 60_000, maxMs: 60_000 } });
-        stops.push(c.stop);
-      }
-      const deadline = Date.now() + 20_000;
-      while (!events.silent.some((e) => e.startsWith('lost')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(events.silent).toContain('lost 1001');
-      expect(events.kept).toEqual(['open']);
+      await eventually(() => events.includes('open'), 15_000, 'the connection');
+      const id = await onlyConnectionOf('held');
+      s.stack.gateway.dropConnection(id, { runDisconnect: true });
+      // The sender is a member of its room: what it held comes back to it as frames.
+      await eventually(() => frames.length === 3, 20_000, 'the held messages as frames');
+      expect(events.slice(0, 3)).toEqual(['open', 'lost', 'open']);
+      expect(frames.map((f) => f.data).sort()).toEqual(['held 1', 'held 2', 'held 3']);
+      expect(frames.every((f) => f.user_id === 'patient' && f.room_id === 'held')).toBe(true);
     } finally {
-      stops.forEach((s) => s());
-      await quiet.close();
+      stopper.abort();
     }
+    expect(await connection.done).toEqual({ kind: 'stopped' });
   });
 });

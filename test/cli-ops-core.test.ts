@@ -13,11 +13,12 @@ import {
   SQSClient, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageBatchCommand, DeleteMessageBatchCommand,
   ChangeMessageVisibilityBatchCommand, StartMessageMoveTaskCommand, UnsupportedOperation, type Message,
 } from '@aws-sdk/client-sqs';
-import { resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
 import { connectionRow, putConnection, getConnection, type ConnectionRow } from '../src/core/connections.js';
 import { pruneStale } from '../src/core/prune.js';
 import { closeConnections } from '../src/core/disconnect.js';
-import { peekDeadLetters, redriveDeadLetters, toDeadLetter, HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE } from '../src/core/dlq.js';
+import { peekDeadLetters, redriveDeadLetters, toDeadLetter } from '../src/core/dlq.js';
+import { HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE } from '../src/core/dead-letter.js';
 import { DEAD_LETTER_ATTRIBUTES } from '../lambdas/send-message.js';
 
 const names = resourceNames('opscore');

@@ -15,6 +15,7 @@ import {
   tokenExpiry,
   KEEPALIVE_MESSAGE,
   MAX_SEND_BYTES,
+  wsHandshakeStatus,
   type ClientError,
   type CloseInfo,
   type ConnectOptions,
@@ -205,6 +206,22 @@ describe('client library against the local stack', () => {
     await eventually(() => t.frames.length === 1, 15_000, 'a frame with the new token');
   });
 
+  it('with wsHandshakeStatus, a refused handshake closes with its HTTP status', async () => {
+    const room = uniqueRoom('status');
+    const issued = await tokenFor('alice', room);
+    await revokeToken({ ddb: stack.ddb, table: stack.names.tokensTable }, 'alice', issued.tokenId);
+    const refused = track({ url: stack.endpoints.websocket, token: issued.token, WebSocket, handshakeStatus: wsHandshakeStatus, backoff: FAST });
+    await eventually(() => refused.closes.length >= 1, 15_000, 'the refusal');
+    expect(refused.closes[0]).toMatchObject({ wasOpen: false, status: expect.any(Number), error: `Unexpected server response: ${refused.closes[0].status}` });
+    expect([401, 403]).toContain(refused.closes[0].status);
+
+    // Unreachable is not refused: no status, whatever the hook.
+    const closed = track({ url: 'ws://127.0.0.1:1/x', token: 't', WebSocket, handshakeStatus: wsHandshakeStatus, backoff: FAST });
+    await eventually(() => closed.closes.length >= 1, 15_000, 'the failed attempt');
+    expect(closed.closes[0].status).toBeUndefined();
+    expect(closed.closes[0].error).toMatch(/ECONNREFUSED/);
+  });
+
   it('the built bundle (dist/client) works in Node with ws', async () => {
     const bundle = fileURLToPath(new URL('../dist/client/hermes-client.mjs', import.meta.url));
     expect(existsSync(bundle), 'run `npm run build` first').toBe(true);
@@ -334,6 +351,8 @@ describe('client library protocol details (in-memory socket)', () => {
     });
     t.client.subscribe('info', (d) => got.push(d));
     expect(t.client.send('early')).toBe(false);
+    // Too large is said at once, open or not: a caller holding messages for later learns it now.
+    expect(() => t.client.send('x'.repeat(MAX_SEND_BYTES))).toThrow(RangeError);
     await eventually(() => sockets.length === 1);
     expect(sockets[0].url).toBe('wss://h/prod?x=1&token=a+b');
     sockets[0].open();
@@ -355,6 +374,39 @@ describe('client library protocol details (in-memory socket)', () => {
     expect(sockets.every((s) => s.url === 'ws://h/s?token=static')).toBe(true);
     t.client.close();
     expect(t.client.state).toBe('closed');
+  });
+
+  it('a connection that closes soon after opening keeps the delays growing; one that lasted resets them', async () => {
+    const { WebSocket: WS, sockets } = fakeSockets();
+    const t = track({ url: 'ws://h/s', token: 't', WebSocket: WS, backoff: { initialMs: 10, maxMs: 1000, resetAfterMs: 80 }, random: () => 1 });
+    for (let i = 1; i <= 2; i++) {
+      await eventually(() => sockets.length === i, 10_000, `attempt ${i}`);
+      sockets[i - 1].open();
+      sockets[i - 1].fail(1011); // a server that accepts and drops at once
+    }
+    await eventually(() => sockets.length === 3, 10_000, 'attempt 3');
+    sockets[2].open();
+    await new Promise((r) => setTimeout(r, 120));
+    sockets[2].fail(1001);
+    expect(t.closes.map((c) => c.retryInMs)).toEqual([10, 20, 10]);
+  });
+
+  it('reports the status handshakeStatus read for a refused attempt, and only for that attempt', async () => {
+    const { WebSocket: WS, sockets } = fakeSockets();
+    const refusers: Array<(status: number) => void> = [];
+    const t = track({ url: 'ws://h/s', token: 't', WebSocket: WS, handshakeStatus: (_s, refused) => void refusers.push(refused), backoff: { initialMs: 1, maxMs: 1 } });
+    await eventually(() => sockets.length === 1);
+    refusers[0](403);
+    sockets[0].fail();
+    await eventually(() => sockets.length === 2);
+    sockets[1].open();
+    refusers[1](500); // too late: the socket is open
+    sockets[1].fail(1001);
+    expect(t.closes).toMatchObject([
+      { wasOpen: false, status: 403, error: 'Unexpected server response: 403' },
+      { wasOpen: true, code: 1001 },
+    ]);
+    expect(t.closes[1].status).toBeUndefined();
   });
 
   it('calls getToken() first, after each failed attempt, and when the token is about to expire', async () => {

@@ -8,9 +8,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   ApiGatewayManagementApiClient, PostToConnectionCommand, GoneException, LimitExceededException, ForbiddenException,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { resourceNames } from '../src/core/names.js';
-import { connectionRow, putConnection, getConnection } from '../src/core/connections.js';
+import { resourceNames } from '../src/stack/names.js';
+import { connectionRow, putConnection, getConnection, listRoomConnectionIds } from '../src/core/connections.js';
 import { fanOut } from '../src/core/fanout.js';
 import { createHandler } from '../lambdas/send-message.js';
 
@@ -33,6 +34,9 @@ async function seed(room: string, ids: string[], connectedAt?: number) {
   for (const id of ids) await putConnection({ ddb: db.ddb, table: names.connectionsTable }, connectionRow({ connectionId: id, roomId: room, userId: `u-${id}`, connectedAt: connectedAt ?? Date.now() - 5 * 60_000 }));
 }
 
+/** A room's connection ids, as deliverMessage reads them before fanning out. */
+const room = async (roomId: string) => listRoomConnectionIds({ ddb: db.ddb, table: names.connectionsTable }, roomId);
+
 beforeEach(() => management.reset());
 
 describe('fanOut', () => {
@@ -46,7 +50,7 @@ describe('fanOut', () => {
       return {};
     });
     const payload = Buffer.from('{"x":1}');
-    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 3, sleep: async () => {} }, { roomId: 'r-mixed', payload });
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 3, sleep: async () => {} }, { connectionIds: await room('r-mixed'), payload });
     expect(res).toMatchObject({ delivered: 3, pruned: 1, failed: 1 });
     expect(res.failures[0].connectionId).toBe('denied1');
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'gone1')).toBeUndefined();
@@ -58,12 +62,12 @@ describe('fanOut', () => {
     await seed('r-young', ['young1'], Date.now());
     await seed('r-young', ['old1']);
     management.on(PostToConnectionCommand).rejects(new GoneException({ message: '', $metadata: {} }));
-    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client }, { roomId: 'r-young', payload: Buffer.from('x') });
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client }, { connectionIds: await room('r-young'), payload: Buffer.from('x') });
     expect(res).toMatchObject({ delivered: 0, pruned: 1, failed: 0 });
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'young1')).toBeDefined();
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'old1')).toBeUndefined();
     // With no grace the young row goes too.
-    const again = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, connectGraceSeconds: 0 }, { roomId: 'r-young', payload: Buffer.from('x') });
+    const again = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, connectGraceSeconds: 0 }, { connectionIds: await room('r-young'), payload: Buffer.from('x') });
     expect(again.pruned).toBe(1);
     expect(await getConnection({ ddb: db.ddb, table: names.connectionsTable }, 'young1')).toBeUndefined();
   });
@@ -79,7 +83,7 @@ describe('fanOut', () => {
       inFlight--;
       return {};
     });
-    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 7 }, { roomId: 'r-big', payload: Buffer.from('x') });
+    const res = await fanOut({ ddb: db.ddb, table: names.connectionsTable, management: client, concurrency: 7 }, { connectionIds: await room('r-big'), payload: Buffer.from('x') });
     expect(res.delivered).toBe(120);
     expect(peak).toBeLessThanOrEqual(7);
     const delivered = new Set(management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId));
@@ -124,6 +128,31 @@ describe('send-message handler (SQS trigger)', () => {
     const handler = createHandler(env(), { logger: quiet, management: () => client });
     const res = await handler({ Records: [sqsRecord('garbage', 'g-1'), sqsRecord({ room_id: 'mf-ok', data: 1 }, 'fine-1')] });
     expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'g-1' }] });
+  });
+
+  it('lists every record when all of them failed, rather than throwing', async () => {
+    await seed('all-bad', ['ab1']);
+    management.on(PostToConnectionCommand).rejects(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }));
+    const handler = createHandler(env(), { logger: quiet, management: () => client });
+    const res = await handler({ Records: [sqsRecord({ room_id: 'all-bad', data: 1 }, 'ab-1'), sqsRecord({ room_id: 'all-bad', data: 2 }, 'ab-2')] });
+    expect((res as { batchItemFailures: Array<{ itemIdentifier: string }> }).batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['ab-1', 'ab-2']);
+  });
+
+  it('dead-letters a record whose frame is over the WebSocket limit, with the reason, and succeeds it', async () => {
+    const sqsMock = mockClient(SQSClient);
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'dead-1' });
+    const sqs = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
+    const handler = createHandler({ ...env(), HERMES_DLQ_URL: 'http://127.0.0.1:1/123456789012/dlq' }, { logger: quiet, management: () => client, sqs });
+    const body = JSON.stringify({ room_id: 'huge', data: 'x'.repeat(140_000) });
+    const res = await handler({ Records: [sqsRecord(body, 'big-1')] });
+    expect(res).toEqual({ batchItemFailures: [] });
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].MessageBody).toBe(body);
+    expect(sent[0].MessageAttributes?.hermes_error?.StringValue).toMatch(/API Gateway WebSocket message limit/);
+    expect(sent[0].MessageAttributes?.hermes_source_message_id?.StringValue).toBe('big-1');
+    expect(management.commandCalls(PostToConnectionCommand)).toHaveLength(0);
+    sqsMock.restore();
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { useLocalDynamo } from './helpers/dynamo.js';
 import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
 import { issueToken, verifyToken, revokeToken, revokeUserTokens, listTokens, generateJwtSecret } from '../src/core/tokens.js';
 import { InvalidInputError, TokenRefusedError, UsageError } from '../src/core/errors.js';
 

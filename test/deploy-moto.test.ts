@@ -23,7 +23,8 @@ import { createAws, type Aws } from '../src/deploy/aws.js';
 import { createContext } from '../src/cli/context.js';
 import { runDeploy } from '../src/cli/commands/deploy.js';
 import { loadArtifacts, defaultBundleDir, projectRoot } from '../src/deploy/bundle.js';
-import { HANDLER_NAMES, resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
+import { HANDLER_NAMES } from '../src/stack/definition.js';
 import type { DeployResult } from '../src/deploy/deploy.js';
 
 const STAGE = 'itest';

@@ -3,8 +3,9 @@
  * builds what AWS reports right after a perfect deploy of `desired`; each test perturbs it.
  */
 import { describe, it, expect } from 'vitest';
-import { resourceNames, HANDLER_NAMES, ROOM_INDEX, USER_INDEX } from '../src/core/names.js';
-import { desiredState, VISIBILITY_TIMEOUT, FUNCTION_SIZES, STAGE_TAG } from '../src/deploy/spec.js';
+import { resourceNames, ROOM_INDEX, USER_INDEX } from '../src/stack/names.js';
+import { FUNCTIONS, HANDLER_NAMES, QUEUES } from '../src/stack/definition.js';
+import { desiredState, STAGE_TAG } from '../src/deploy/spec.js';
 import { plan, summarize, canonical } from '../src/deploy/plan.js';
 import { knownIds } from '../src/deploy/deploy.js';
 import type { KnownIds } from '../src/deploy/arns.js';
@@ -158,7 +159,7 @@ describe('deploy plan', () => {
     const fn = (h: string) => d.functions.find((f) => f.handler === h)!;
     expect(fn('authorizer').memory).toBe(1024);
     expect(fn('send-message')).toMatchObject({ memory: 512, timeout: 30, runtime: 'nodejs22.x', entry: 'index.handler' });
-    expect(VISIBILITY_TIMEOUT).toBeGreaterThanOrEqual(6 * FUNCTION_SIZES['send-message'].timeout);
+    expect(QUEUES.messages.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * FUNCTIONS['send-message'].timeoutSeconds);
     const queue = d.queues.find((q) => q.name === names.queue)!;
     expect(queue.attributes.VisibilityTimeout).toBe('180');
     expect(JSON.parse(queue.attributes.RedrivePolicy)).toEqual({ deadLetterTargetArn: `arn:aws:sqs:eu-west-1:123456789012:${names.dlq}`, maxReceiveCount: 5 });

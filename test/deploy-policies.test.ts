@@ -3,7 +3,8 @@
  * stage's own resources; no data-plane action has a `*` resource.
  */
 import { describe, it, expect } from 'vitest';
-import { HANDLER_NAMES, resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
+import { HANDLER_NAMES } from '../src/stack/definition.js';
 import { arnsFor } from '../src/deploy/arns.js';
 import { rolePolicy, LAMBDA_TRUST_POLICY } from '../src/deploy/policies.js';
 

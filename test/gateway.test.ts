@@ -17,6 +17,7 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { startGateway, type Gateway, type GatewayOptions, type Invoke } from '../src/local/gateway.js';
+import { AUTHORIZER } from '../src/stack/definition.js';
 
 const WAIT_MS = 3000;
 const ID = /^[A-Za-z0-9_-]{15}=$/;
@@ -47,7 +48,7 @@ async function waitFor(condition: () => boolean, what: string, ms = WAIT_MS): Pr
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function gateway(opts: Partial<GatewayOptions> = {}): Promise<Gateway> {
-  const gw = await startGateway({ host: '127.0.0.1', port: 0, stage: 'local', routes: {}, ...opts });
+  const gw = await startGateway({ host: '127.0.0.1', port: 0, stage: 'local', routes: {}, identitySources: [...AUTHORIZER.identitySource], ...opts });
   cleanups.push(() => gw.close());
   return gw;
 }

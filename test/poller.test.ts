@@ -9,7 +9,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { startSqs, ensureQueues, type LocalSqs, type StageQueues } from '../src/local/sqs.js';
 import { startPoller, succeededRecords } from '../src/local/poller.js';
 import { createSqsClient } from '../src/core/clients.js';
-import { resourceNames } from '../src/core/names.js';
+import { resourceNames } from '../src/stack/names.js';
 import { eventually } from './helpers/ws.js';
 
 let server: LocalSqs;

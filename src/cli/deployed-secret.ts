@@ -4,7 +4,7 @@
  * prints it.
  */
 import type { CliContext } from './context.js';
-import { ENV } from '../core/handler-env.js';
+import { ENV } from '../stack/definition.js';
 
 export async function readDeployedSecret(ctx: CliContext): Promise<string | undefined> {
   const cfg = ctx.config();

@@ -2,6 +2,7 @@
  * Small text helpers shared by the verbs: aligned tables, times, durations, and the one-line
  * human form of a frame that `hermes listen` prints. No heavy imports: loaded by actions only.
  */
+import type { Frame } from '../../client/protocol.js';
 import type { CliContext } from './context.js';
 
 type Colors = CliContext['c'];
@@ -71,40 +72,22 @@ function colorFor(c: Colors, type: string): (s: string) => string {
 const asText = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 
 /**
- * One line for a received WebSocket message: `12:03:04  info     backend   Backup job finished`.
- * Frames that follow the subscriber convention (`data: {type, data}`) show their type and text;
- * other data is shown as JSON; gateway error frames (`{message, connectionId, requestId}`) show
- * as errors from `(gateway)`; text that is not JSON is shown as it came.
+ * One line for a received frame: `12:03:04  info     backend   Backup job finished`, at the
+ * time it was sent. Frames that follow the subscriber convention (`data: {type, data}`) show
+ * their type and text; other data is shown as JSON.
  */
-export function formatFrame(c: Colors, raw: string, receivedAt = new Date()): string {
-  let frame: unknown;
-  try {
-    frame = JSON.parse(raw);
-  } catch {
-    return `${c.dim(clock(receivedAt))}  ${raw}`;
-  }
-  let time = receivedAt;
+export function formatFrame(c: Colors, frame: Frame, receivedAt = new Date()): string {
+  const sent = new Date(frame.sent_at);
+  const time = Number.isNaN(sent.getTime()) ? receivedAt : sent;
+  const sender = frame.user_id || '-';
   let type = 'message';
-  let sender = '-';
   let body: string;
-  const f = frame as Record<string, unknown>;
-  if (f && typeof f === 'object' && !Array.isArray(f) && 'data' in f && 'room_id' in f) {
-    const sent = typeof f.sent_at === 'string' ? new Date(f.sent_at) : undefined;
-    if (sent && !Number.isNaN(sent.getTime())) time = sent;
-    if (typeof f.user_id === 'string' && f.user_id) sender = f.user_id;
-    const d = f.data as Record<string, unknown> | null;
-    if (d && typeof d === 'object' && !Array.isArray(d) && typeof d.type === 'string' && 'data' in d) {
-      type = d.type;
-      body = asText(d.data);
-    } else {
-      body = asText(f.data);
-    }
-  } else if (f && typeof f === 'object' && typeof f.message === 'string' && 'requestId' in f) {
-    type = 'error';
-    sender = '(gateway)';
-    body = f.message;
+  const d = frame.data as Record<string, unknown> | null;
+  if (d && typeof d === 'object' && !Array.isArray(d) && typeof d.type === 'string' && 'data' in d) {
+    type = d.type;
+    body = asText(d.data);
   } else {
-    body = asText(frame);
+    body = asText(frame.data);
   }
   return `${c.dim(clock(time))}  ${colorFor(c, type)(type.padEnd(7))}  ${c.bold(sender.padEnd(9))}  ${body}`;
 }

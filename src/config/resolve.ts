@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { isValidStage, resourceNames, type ResourceNames } from '../core/names.js';
+import { isValidStage, resourceNames, type ResourceNames } from '../stack/names.js';
 import { DEFAULT_REGION, DEFAULT_STAGE } from '../core/defaults.js';
 import { parseBcryptCost } from './parse.js';
 import { pick, readConfigFile, fileKey, type Env, type Resolved, type Source } from './sources.js';

@@ -1,12 +1,12 @@
 /**
  * The connections table: one row per live WebSocket connection, keyed by connection_id, with
  * GSIs on room_id (fan-out) and user_id (per-user operations). Fan-out reads a room through a
- * Query on the room index, page by page; it never Scans.
+ * Query on the room index (every page, through the SDK's paginator); it never Scans.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, QueryCommandInput, QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { ROOM_INDEX, USER_INDEX } from './names.js';
+import { ROOM_INDEX, USER_INDEX } from '../stack/names.js';
 
 /** API Gateway closes every connection after 2 hours; a row older than that is stale. */
 export const MAX_CONNECTION_SECONDS = 2 * 3600;
@@ -80,45 +80,34 @@ export async function getConnection(deps: ConnectionStoreDeps, connectionId: str
   return res.Item as ConnectionRow | undefined;
 }
 
-/** Pages of a room's connection ids, from the room index (eventually consistent, as GSIs are). */
-export async function* roomConnectionPages(
-  deps: ConnectionStoreDeps,
-  roomId: string,
-  pageSize?: number,
-): AsyncGenerator<string[]> {
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const res = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        IndexName: ROOM_INDEX,
-        KeyConditionExpression: 'room_id = :r',
-        ExpressionAttributeValues: { ':r': roomId },
-        ProjectionExpression: 'connection_id',
-        ExclusiveStartKey,
-        ...(pageSize ? { Limit: pageSize } : {}),
-      }),
-    );
-    yield (res.Items ?? []).map((i) => i.connection_id as string);
-    ExclusiveStartKey = res.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-}
+const byRoom = (table: string, roomId: string): QueryCommandInput => ({
+  TableName: table,
+  IndexName: ROOM_INDEX,
+  KeyConditionExpression: 'room_id = :r',
+  ExpressionAttributeValues: { ':r': roomId },
+});
+
+/**
+ * Fan-out's read of a room: its connection ids from the room index (eventually consistent, as
+ * GSIs are). The bench prices this same request against a Scan (scripts/bench/rcu.ts).
+ */
+export const roomConnectionIdsQuery = (table: string, roomId: string): QueryCommandInput => ({
+  ...byRoom(table, roomId),
+  ProjectionExpression: 'connection_id',
+});
 
 export async function listRoomConnectionIds(deps: ConnectionStoreDeps, roomId: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of roomConnectionPages(deps, roomId)) ids.push(...page);
+  for await (const page of paginateQuery({ client: deps.ddb }, roomConnectionIdsQuery(deps.table, roomId))) {
+    for (const item of page.Items ?? []) ids.push(item.connection_id as string);
+  }
   return ids;
 }
 
-async function collect(deps: ConnectionStoreDeps, input: Record<string, unknown>, scan: boolean): Promise<ConnectionRow[]> {
+/** Every row of a Query's or a Scan's pages. */
+async function collect(pages: AsyncIterable<Pick<QueryCommandOutput, 'Items'>>): Promise<ConnectionRow[]> {
   const out: ConnectionRow[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const cmd = { TableName: deps.table, ...input, ExclusiveStartKey };
-    const res = scan ? await deps.ddb.send(new ScanCommand(cmd)) : await deps.ddb.send(new QueryCommand(cmd as never));
-    out.push(...((res.Items ?? []) as ConnectionRow[]));
-    ExclusiveStartKey = res.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  for await (const page of pages) out.push(...((page.Items ?? []) as ConnectionRow[]));
   return out;
 }
 
@@ -127,23 +116,23 @@ export async function listConnections(
   deps: ConnectionStoreDeps,
   filter: { roomId?: string; userId?: string } = {},
 ): Promise<ConnectionRow[]> {
+  const paging = { client: deps.ddb };
   let rows: ConnectionRow[];
   if (filter.roomId !== undefined) {
     // Both indexes project all attributes (rows are ~150 bytes), so one Query gives full rows.
-    rows = await collect(deps, {
-      IndexName: ROOM_INDEX,
-      KeyConditionExpression: 'room_id = :r',
-      ExpressionAttributeValues: { ':r': filter.roomId },
-    }, false);
+    rows = await collect(paginateQuery(paging, byRoom(deps.table, filter.roomId)));
     if (filter.userId !== undefined) rows = rows.filter((r) => r.user_id === filter.userId);
   } else if (filter.userId !== undefined) {
-    rows = await collect(deps, {
-      IndexName: USER_INDEX,
-      KeyConditionExpression: 'user_id = :u',
-      ExpressionAttributeValues: { ':u': filter.userId },
-    }, false);
+    rows = await collect(
+      paginateQuery(paging, {
+        TableName: deps.table,
+        IndexName: USER_INDEX,
+        KeyConditionExpression: 'user_id = :u',
+        ExpressionAttributeValues: { ':u': filter.userId },
+      }),
+    );
   } else {
-    rows = await collect(deps, {}, true);
+    rows = await collect(paginateScan(paging, { TableName: deps.table }));
   }
   return rows.sort((a, b) => a.connected_at - b.connected_at);
 }

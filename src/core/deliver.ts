@@ -1,9 +1,11 @@
 /**
  * Deliver one message to its room: the single code path behind the queue trigger and the
  * `sendMessage` route. The frame is serialised once per message, not once per connection.
- * A room larger than `shardSize` is split into shards: all but the first are put back on the
- * queue, so several send-message invocations deliver them in parallel, and the invocation that
- * split the room delivers the first shard itself instead of waiting on the queue.
+ * The room's connection ids are read from the room index (a Query, never a Scan) before any
+ * is posted to. A room larger than `shardSize` is split into shards: all but the first are
+ * put back on the queue, so several send-message invocations deliver them in parallel, and the
+ * invocation that split the room delivers the first shard itself instead of waiting on the
+ * queue. A shard message carries its ids and reads nothing.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { buildFrame, encodeFrame, SQS_MESSAGE_LIMIT, type QueueMessage } from './envelope.js';
@@ -28,28 +30,24 @@ export async function deliverMessage(deps: DeliverDeps, msg: QueueMessage, frame
   const frame = buildFrame({ ...msg, id: frameId });
   const payload = encodeFrame(frame);
   if (msg.shard) {
-    const r = await fanOut(deps, { roomId: msg.room_id, connectionIds: msg.shard.connection_ids, payload });
+    const r = await fanOut(deps, { connectionIds: msg.shard.connection_ids, payload });
     return { ...r, frameId, shards: 0 };
   }
+  const ids = await listRoomConnectionIds(deps, msg.room_id);
   const shardSize = deps.shardSize ?? 0;
-  if (shardSize > 0 && deps.sqs && deps.queueUrl) {
-    const ids = await listRoomConnectionIds(deps, msg.room_id);
-    if (ids.length > shardSize) {
-      const [first, ...rest] = splitShards(msg, frameId, ids, shardSize);
-      // Enqueue first, so the other invocations start while this one delivers its shard.
-      await enqueue(deps, rest, msg.room_id);
-      const r = await fanOut(deps, { roomId: msg.room_id, connectionIds: first.shard!.connection_ids, payload });
-      if (r.failed === 0) return { ...r, frameId, shards: rest.length };
-      // Retry exactly the connections that failed, as a shard of their own: failing this
-      // record would make the queue deliver the whole room again, shards and all.
-      const retry: QueueMessage = { ...first, shard: { ...first.shard!, connection_ids: r.failures.map((f) => f.connectionId) } };
-      await enqueue(deps, [retry], msg.room_id);
-      return { delivered: r.delivered, pruned: r.pruned, failed: 0, failures: [], frameId, shards: rest.length + 1 };
-    }
-    const r = await fanOut(deps, { roomId: msg.room_id, connectionIds: ids, payload });
-    return { ...r, frameId, shards: 0 };
+  if (shardSize > 0 && ids.length > shardSize && deps.sqs && deps.queueUrl) {
+    const [first, ...rest] = splitShards(msg, frameId, ids, shardSize);
+    // Enqueue first, so the other invocations start while this one delivers its shard.
+    await enqueue(deps, rest, msg.room_id);
+    const r = await fanOut(deps, { connectionIds: first.shard!.connection_ids, payload });
+    if (r.failed === 0) return { ...r, frameId, shards: rest.length };
+    // Retry exactly the connections that failed, as a shard of their own: failing this
+    // record would make the queue deliver the whole room again, shards and all.
+    const retry: QueueMessage = { ...first, shard: { ...first.shard!, connection_ids: r.failures.map((f) => f.connectionId) } };
+    await enqueue(deps, [retry], msg.room_id);
+    return { delivered: r.delivered, pruned: r.pruned, failed: 0, failures: [], frameId, shards: rest.length + 1 };
   }
-  const r = await fanOut(deps, { roomId: msg.room_id, payload });
+  const r = await fanOut(deps, { connectionIds: ids, payload });
   return { ...r, frameId, shards: 0 };
 }
 

@@ -2,7 +2,8 @@
  * The dead-letter queue, for operators: look at dead letters without consuming them, move them
  * back to the main queue, or delete them. Two kinds land there:
  * - messages send-message moved itself because they can never be delivered (not JSON, no room,
- *   too large); they carry the reason in the `hermes_error` message attribute;
+ *   too large); they carry the reason in the `hermes_error` message attribute (core/dead-letter.ts
+ *   writes it);
  * - messages SQS moved by redrive after `maxReceiveCount` failed receives (transient failures
  *   that kept failing); they carry no hermes attribute.
  */
@@ -13,7 +14,6 @@ import {
   ListMessageMoveTasksCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
-  SendMessageCommand,
   StartMessageMoveTaskCommand,
   UnsupportedOperation,
   type Message,
@@ -22,30 +22,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { HermesError } from './errors.js';
 import { describeError } from './management.js';
+import { HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE } from './dead-letter.js';
 
 type Sqs = Pick<SQSClient, 'send'>;
-
-/** The attributes send-message writes on what it dead-letters itself (sendDeadLetter). */
-export const HERMES_ERROR_ATTRIBUTE = 'hermes_error';
-export const HERMES_SOURCE_ID_ATTRIBUTE = 'hermes_source_message_id';
-
-/** Put a message that can never be delivered on the dead-letter queue, with the reason. */
-export async function sendDeadLetter(
-  sqs: Sqs,
-  dlqUrl: string,
-  message: { body: string; sourceMessageId: string; reason: string },
-): Promise<void> {
-  await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: dlqUrl,
-      MessageBody: message.body,
-      MessageAttributes: {
-        [HERMES_ERROR_ATTRIBUTE]: { DataType: 'String', StringValue: message.reason.slice(0, 1000) },
-        [HERMES_SOURCE_ID_ATTRIBUTE]: { DataType: 'String', StringValue: message.sourceMessageId },
-      },
-    }),
-  );
-}
 
 export interface QueueDepth {
   /** ApproximateNumberOfMessages: waiting to be received. */
@@ -142,6 +121,88 @@ async function changeVisibility(sqs: Sqs, queueUrl: string, handles: Map<string,
   return failed;
 }
 
+interface WalkOptions {
+  /** Stop once this many distinct messages were received. */
+  max: number;
+  /** How long a received message stays hidden while the walk goes on. */
+  visibilityTimeoutSeconds: number;
+  waitSeconds?: number;
+  signal?: AbortSignal;
+  /** After each batch, with how many were deleted so far. */
+  onProgress?: (deleted: number) => void;
+}
+
+interface WalkResult {
+  /** Distinct messages received. */
+  seen: number;
+  deleted: number;
+  deleteFailed: Array<{ messageId: string; error: string }>;
+  /** Message ids that could not be made visible again; they reappear on their own. */
+  notRestored: string[];
+}
+
+/**
+ * The one receive-and-delete loop behind list, redrive --copy and purge. It receives batches of
+ * messages it has not seen yet until `max` were seen, a receive brings nothing new (the queue is
+ * exhausted, or the first ones reappeared after a slow run) or the signal aborts. `handle` gets
+ * each batch of new messages and returns those to delete; they are deleted only after it
+ * returned (so never before a copy was sent). Everything received and not deleted is made
+ * visible again when the walk ends, also when it fails midway, so it consumes only what
+ * `handle` chose. A receive with VisibilityTimeout 0 would be simpler but returns the same
+ * messages over and over.
+ */
+async function walkDeadLetters(
+  deps: { sqs: Sqs; dlqUrl: string },
+  opts: WalkOptions,
+  handle: (batch: Message[]) => Promise<Message[]>,
+): Promise<WalkResult> {
+  const result: WalkResult = { seen: 0, deleted: 0, deleteFailed: [], notRestored: [] };
+  const seen = new Set<string>();
+  const held = new Map<string, string>(); // received, not deleted: the latest receipt handle (only it is valid)
+  try {
+    while (seen.size < opts.max && !opts.signal?.aborted) {
+      const res = await deps.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: deps.dlqUrl,
+          MaxNumberOfMessages: Math.min(10, opts.max - seen.size),
+          VisibilityTimeout: opts.visibilityTimeoutSeconds,
+          WaitTimeSeconds: opts.waitSeconds ?? 1,
+          ...ALL_ATTRIBUTES,
+        }),
+      );
+      const fresh: Message[] = [];
+      for (const m of res.Messages ?? []) {
+        if (!m.MessageId || !m.ReceiptHandle) continue;
+        held.set(m.MessageId, m.ReceiptHandle);
+        if (!seen.has(m.MessageId)) fresh.push(m);
+        seen.add(m.MessageId);
+      }
+      if (fresh.length === 0) break;
+      const doomed = await handle(fresh);
+      if (doomed.length) {
+        const del = await deps.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: deps.dlqUrl,
+            Entries: doomed.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
+        for (const ok of del.Successful ?? []) {
+          held.delete(doomed[Number(ok.Id)].MessageId!);
+          result.deleted++;
+        }
+        for (const f of del.Failed ?? []) {
+          result.deleteFailed.push({ messageId: doomed[Number(f.Id)].MessageId!, error: `${f.Code}: ${f.Message ?? ''}`.trim() });
+        }
+      }
+      opts.onProgress?.(result.deleted);
+    }
+  } finally {
+    result.seen = seen.size;
+    result.notRestored = await changeVisibility(deps.sqs, deps.dlqUrl, held, 0);
+  }
+  return result;
+}
+
 export interface PeekOptions {
   limit: number;
   maxReceiveCount?: number;
@@ -163,43 +224,22 @@ export interface PeekResult {
   notRestored: string[];
 }
 
-/**
- * Receives up to `limit` dead letters and makes every one of them visible again before
- * returning (also when a receive fails midway), so listing consumes nothing. A receive
- * with VisibilityTimeout 0 would be simpler but returns the same messages over and over.
- */
+/** Receives up to `limit` dead letters and makes every one of them visible again: listing consumes nothing. */
 export async function peekDeadLetters(deps: { sqs: Sqs; dlqUrl: string }, opts: PeekOptions): Promise<PeekResult> {
-  const visibility = opts.visibilityTimeoutSeconds ?? 30;
-  const seen = new Map<string, Message>();
-  const handles = new Map<string, string>(); // latest receipt handle per message: only it is valid
-  let notRestored: string[] = [];
-  try {
-    const want = opts.expected ? Math.min(opts.limit, opts.expected) : opts.limit;
-    while (seen.size < want) {
-      const res = await deps.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: deps.dlqUrl,
-          MaxNumberOfMessages: Math.max(1, Math.min(10, want - seen.size)),
-          VisibilityTimeout: visibility,
-          WaitTimeSeconds: opts.waitSeconds ?? 1,
-          ...ALL_ATTRIBUTES,
-        }),
-      );
-      const batch = res.Messages ?? [];
-      let fresh = 0;
-      for (const m of batch) {
-        if (!m.MessageId || !m.ReceiptHandle) continue;
-        handles.set(m.MessageId, m.ReceiptHandle);
-        if (!seen.has(m.MessageId)) fresh++;
-        seen.set(m.MessageId, m);
-      }
-      // Nothing new: the queue is exhausted, or the first ones reappeared after a slow run.
-      if (fresh === 0) break;
-    }
-  } finally {
-    notRestored = await changeVisibility(deps.sqs, deps.dlqUrl, handles, 0);
-  }
-  return { messages: [...seen.values()].map((m) => toDeadLetter(m, opts.maxReceiveCount)), notRestored };
+  const messages: DeadLetter[] = [];
+  const walk = await walkDeadLetters(
+    deps,
+    {
+      max: opts.expected ? Math.min(opts.limit, opts.expected) : opts.limit,
+      visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds ?? 30,
+      waitSeconds: opts.waitSeconds,
+    },
+    async (batch) => {
+      messages.push(...batch.map((m) => toDeadLetter(m, opts.maxReceiveCount)));
+      return [];
+    },
+  );
+  return { messages, notRestored: walk.notRestored };
 }
 
 export interface RedriveDeps {
@@ -300,50 +340,28 @@ function attributesToCopy(m: Message): Record<string, MessageAttributeValue> | u
  * send-message dead-letters again during the run is not moved round in circles.
  */
 async function copyBack(deps: RedriveDeps, total: number, opts: RedriveOptions): Promise<RedriveResult> {
-  const result: RedriveResult = { method: 'copy', total, moved: 0, status: 'COMPLETED', failed: [] };
-  const seen = new Set<string>();
-  while (seen.size < total && !opts.signal?.aborted) {
-    const res = await deps.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: deps.dlqUrl,
-        MaxNumberOfMessages: Math.min(10, total - seen.size),
-        VisibilityTimeout: 60,
-        WaitTimeSeconds: 1,
-        ...ALL_ATTRIBUTES,
-      }),
-    );
-    const batch = (res.Messages ?? []).filter((m) => m.MessageId && m.ReceiptHandle && !seen.has(m.MessageId));
-    if (batch.length === 0) break;
-    batch.forEach((m) => seen.add(m.MessageId!));
-    const sent = await deps.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: deps.queueUrl,
-        Entries: batch.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '', MessageAttributes: attributesToCopy(m) })),
-      }),
-    );
-    const release = new Map<string, string>();
-    for (const f of sent.Failed ?? []) {
-      const m = batch[Number(f.Id)];
-      result.failed.push({ messageId: m.MessageId!, error: `could not send it back: ${f.Code}: ${f.Message ?? ''}`.trim() });
-      release.set(m.MessageId!, m.ReceiptHandle!);
-    }
-    // Not sent: visible again at once rather than after the 60 s we hid it for.
-    if (release.size) await changeVisibility(deps.sqs, deps.dlqUrl, release, 0);
-    const ok = (sent.Successful ?? []).map((s) => batch[Number(s.Id)]);
-    if (ok.length) {
-      const del = await deps.sqs.send(
-        new DeleteMessageBatchCommand({ QueueUrl: deps.dlqUrl, Entries: ok.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+  const failed: RedriveResult['failed'] = [];
+  const walk = await walkDeadLetters(
+    deps,
+    { max: total, visibilityTimeoutSeconds: 60, signal: opts.signal, onProgress: (moved) => opts.onProgress?.(moved, total) },
+    async (batch) => {
+      const sent = await deps.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: deps.queueUrl,
+          Entries: batch.map((m, i) => ({ Id: String(i), MessageBody: m.Body ?? '', MessageAttributes: attributesToCopy(m) })),
+        }),
       );
-      result.moved += del.Successful?.length ?? 0;
-      for (const f of del.Failed ?? []) {
-        const m = ok[Number(f.Id)];
-        result.failed.push({ messageId: m.MessageId!, error: `sent back, but not deleted from the dead-letter queue (it may be delivered twice): ${f.Code}` });
+      for (const f of sent.Failed ?? []) {
+        failed.push({ messageId: batch[Number(f.Id)].MessageId!, error: `could not send it back: ${f.Code}: ${f.Message ?? ''}`.trim() });
       }
-    }
-    opts.onProgress?.(result.moved, total);
+      return (sent.Successful ?? []).map((s) => batch[Number(s.Id)]);
+    },
+  );
+  for (const f of walk.deleteFailed) {
+    failed.push({ messageId: f.messageId, error: `sent back, but not deleted from the dead-letter queue (it may be delivered twice): ${f.error}` });
   }
-  if (opts.signal?.aborted && seen.size < total) result.status = 'CANCELLED';
-  return result;
+  const cancelled = opts.signal?.aborted && walk.seen < total;
+  return { method: 'copy', total, moved: walk.deleted, status: cancelled ? 'CANCELLED' : 'COMPLETED', failed };
 }
 
 /**
@@ -354,27 +372,8 @@ async function copyBack(deps: RedriveDeps, total: number, opts: RedriveOptions):
  */
 export async function purgeDeadLetters(deps: { sqs: Sqs; dlqUrl: string }, opts: { signal?: AbortSignal } = {}): Promise<PurgeResult> {
   const depth = await queueDepth(deps.sqs, deps.dlqUrl);
-  const result: PurgeResult = { purged: 0, inFlight: depth.inFlight, failed: [] };
-  const seen = new Set<string>();
-  while (seen.size < depth.visible && !opts.signal?.aborted) {
-    const res = await deps.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: deps.dlqUrl,
-        MaxNumberOfMessages: Math.min(10, depth.visible - seen.size),
-        VisibilityTimeout: 30,
-        WaitTimeSeconds: 1,
-      }),
-    );
-    const batch = (res.Messages ?? []).filter((m) => m.MessageId && m.ReceiptHandle && !seen.has(m.MessageId));
-    if (batch.length === 0) break;
-    batch.forEach((m) => seen.add(m.MessageId!));
-    const del = await deps.sqs.send(
-      new DeleteMessageBatchCommand({ QueueUrl: deps.dlqUrl, Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
-    );
-    result.purged += del.Successful?.length ?? 0;
-    for (const f of del.Failed ?? []) result.failed.push({ messageId: batch[Number(f.Id)].MessageId!, error: `${f.Code}: ${f.Message ?? ''}`.trim() });
-  }
-  return result;
+  const walk = await walkDeadLetters(deps, { max: depth.visible, visibilityTimeoutSeconds: 30, signal: opts.signal }, async (batch) => batch);
+  return { purged: walk.deleted, inFlight: depth.inFlight, failed: walk.deleteFailed };
 }
 
 export interface PurgeResult {

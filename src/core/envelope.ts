@@ -2,8 +2,10 @@
  * The message envelope: what a backend puts on the queue, and the frame each connection gets.
  *   queue body: {"room_id": "...", "user_id": "...", "data": <any JSON>, "id"?: "..."}
  *   frame:      {"id", "room_id", "user_id", "data", "sent_at"}
+ * The frame's type is the wire contract the client library shares (client/protocol.ts).
  */
 import { randomUUID } from 'node:crypto';
+import type { Frame } from '../../client/protocol.js';
 import { LimitError, MalformedMessageError } from './errors.js';
 
 /** API Gateway WebSocket: one message (and one @connections POST) is at most 128 KB. */
@@ -18,14 +20,6 @@ export interface QueueMessage {
   data: unknown;
   /** Set when a large room's delivery was split: the shard of connection ids to deliver to. */
   shard?: { connection_ids: string[]; index: number; of: number };
-}
-
-export interface Frame {
-  id: string;
-  room_id: string;
-  user_id: string | null;
-  data: unknown;
-  sent_at: string;
 }
 
 const ROOM_MAX = 256;

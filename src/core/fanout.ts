@@ -1,13 +1,14 @@
 /**
- * Fan-out: deliver one serialised frame to every connection of a room through the
- * `@connections` API, with bounded concurrency. A connection that answers 410 GoneException is
- * stale (its client vanished) and its row is deleted; throttling (429) is retried with backoff;
- * anything else is counted as failed and reported, never thrown away silently.
+ * Fan-out: deliver one serialised frame to a list of connections (a room's, or a shard's, as
+ * deliver.ts reads them) through the `@connections` API, with bounded concurrency. A connection
+ * that answers 410 GoneException is stale (its client vanished) and its row is deleted;
+ * throttling (429) is retried with backoff; anything else is counted as failed and reported,
+ * never thrown away silently.
  */
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { isGone, retryThrottled } from './management.js';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { CONNECT_GRACE_SECONDS, deleteConnection, roomConnectionPages, type ConnectionStoreDeps } from './connections.js';
+import { CONNECT_GRACE_SECONDS, deleteConnection, type ConnectionStoreDeps } from './connections.js';
 
 export interface FanoutResult {
   delivered: number;
@@ -24,13 +25,12 @@ export interface FanoutDeps extends ConnectionStoreDeps {
   /** Retries after a 429 before the delivery counts as failed. */
   maxThrottleRetries?: number;
   sleep?: (ms: number) => Promise<void>;
-  logger?: Pick<Console, 'warn'>;
+  /** Structured: a message and its keys (the handlers pass their Powertools Logger). */
+  logger?: { warn(message: string, keys: Record<string, unknown>): void };
 }
 
 export interface FanoutTarget {
-  roomId: string;
-  /** When given, deliver to exactly these connections instead of querying the room (a shard). */
-  connectionIds?: string[];
+  connectionIds: string[];
   payload: Uint8Array;
 }
 
@@ -39,32 +39,6 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
   const sleep = deps.sleep;
   const connectedBefore = Date.now() - (deps.connectGraceSeconds ?? CONNECT_GRACE_SECONDS) * 1000;
   const maxRetries = deps.maxThrottleRetries ?? 5;
-  // Workers take ids from one buffer: a shard's ids, or the room index page by page (the
-  // next page is read when the buffer runs dry, by one worker while the others wait).
-  const pages = target.connectionIds ? undefined : roomConnectionPages(deps, target.roomId);
-  let buffer: string[] = target.connectionIds ?? [];
-  let at = 0;
-  let exhausted = pages === undefined;
-  let loading: Promise<void> | undefined;
-  const refill = async (): Promise<string | undefined> => {
-    while (at >= buffer.length) {
-      if (exhausted) return undefined;
-      loading ??= pages!.next().then(
-        (r) => {
-          loading = undefined;
-          if (r.done) exhausted = true;
-          else [buffer, at] = [r.value, 0];
-        },
-        (err: unknown) => {
-          loading = undefined;
-          exhausted = true;
-          throw err;
-        },
-      );
-      await loading;
-    }
-    return buffer[at++];
-  };
 
   const deliver = async (connectionId: string) => {
     try {
@@ -76,7 +50,7 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
     } catch (err) {
       if (isGone(err)) {
         const deleted = await deleteConnection(deps, connectionId, { connectedBefore }).catch((e) => {
-          deps.logger?.warn(`fan-out: could not delete stale connection ${connectionId}: ${(e as Error).message}`);
+          deps.logger?.warn('fan-out: could not delete a stale connection', { connectionId, error: (e as Error).message });
           return false;
         });
         // A row kept by the grace period is still connecting: neither pruned nor failed.
@@ -88,12 +62,10 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
     }
   };
 
+  const ids = target.connectionIds;
+  let next = 0;
   const workers = Array.from({ length: Math.max(1, deps.concurrency ?? 32) }, async () => {
-    for (;;) {
-      const id = at < buffer.length ? buffer[at++] : await refill();
-      if (id === undefined) return;
-      await deliver(id);
-    }
+    while (next < ids.length) await deliver(ids[next++]);
   });
   await Promise.all(workers);
   return result;

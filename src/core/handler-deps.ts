@@ -5,14 +5,16 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import { createDocumentClient, createManagementClient, createSqsClient } from './clients.js';
+import { createHandlerLogger, invocationLogger, type LineLogger } from './handler-log.js';
 import type { HandlerSettings } from './handler-env.js';
-
-export type Logger = Pick<Console, 'info' | 'warn' | 'error'>;
 
 export interface HandlerDeps {
   settings: HandlerSettings;
-  logger: Logger;
+  /** The logger for one invocation: its lines carry the context's request id (core/handler-log.ts). */
+  invocationLogger(context?: Context): Logger;
   ddb(): Promise<DynamoDBDocumentClient>;
   sqs(): Promise<SQSClient>;
   /** The management client for an endpoint; one per endpoint, cached. */
@@ -20,7 +22,8 @@ export interface HandlerDeps {
 }
 
 export interface HandlerOverrides {
-  logger?: Logger;
+  /** Where the handler's JSON log lines go instead of stdout/stderr: the local stack, tests. */
+  logger?: LineLogger;
   ddb?: DynamoDBDocumentClient;
   sqs?: SQSClient;
   management?: (endpoint: string) => ApiGatewayManagementApiClient;
@@ -33,9 +36,10 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
 
 export function handlerDeps(settings: HandlerSettings, overrides: HandlerOverrides = {}): HandlerDeps {
   const managementClients = new Map<string, Promise<ApiGatewayManagementApiClient>>();
+  const logger = createHandlerLogger(overrides.logger);
   return {
     settings,
-    logger: overrides.logger ?? console,
+    invocationLogger: (context) => invocationLogger(logger, context),
     ddb: once(async () => overrides.ddb ?? createDocumentClient({ region: settings.region, endpoint: settings.dynamodbEndpoint })),
     sqs: once(async () => overrides.sqs ?? createSqsClient({ region: settings.region, endpoint: settings.sqsEndpoint })),
     management(endpoint) {

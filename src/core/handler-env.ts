@@ -3,7 +3,8 @@
  * function's environment variables (set by `hermes deploy`); the local stack passes the same
  * variables to `createHandler(env)` so that several stacks can run in one process.
  */
-import { resourceNames } from './names.js';
+import { resourceNames } from '../stack/names.js';
+import { ENV } from '../stack/definition.js';
 import { DEFAULT_REGION, DEFAULT_STAGE } from './defaults.js';
 import { CONNECT_GRACE_SECONDS } from './connections.js';
 
@@ -31,18 +32,6 @@ export interface HandlerSettings {
   connectGraceSeconds: number;
 }
 
-export const ENV = {
-  stage: 'HERMES_STAGE',
-  connectionsTable: 'HERMES_CONNECTIONS_TABLE',
-  tokensTable: 'HERMES_TOKENS_TABLE',
-  queueUrl: 'HERMES_QUEUE_URL',
-  dlqUrl: 'HERMES_DLQ_URL',
-  jwtSecret: 'HERMES_JWT_SECRET',
-  managementEndpoint: 'HERMES_MANAGEMENT_ENDPOINT',
-  fanoutConcurrency: 'HERMES_FANOUT_CONCURRENCY',
-  shardSize: 'HERMES_SHARD_SIZE',
-  connectGraceSeconds: 'HERMES_CONNECT_GRACE_SECONDS',
-} as const;
 
 export const DEFAULT_FANOUT_CONCURRENCY = 32;
 export const DEFAULT_SHARD_SIZE = 2000;

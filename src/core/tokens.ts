@@ -7,8 +7,8 @@
 import { createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import bcrypt from 'bcryptjs';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, BatchWriteCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { InvalidInputError, TokenRefusedError } from './errors.js';
 import { roomProblem } from './envelope.js';
 import { DEFAULT_BCRYPT_COST } from './defaults.js';
@@ -225,23 +225,16 @@ export async function listTokens(
 ): Promise<Array<Omit<TokenRow, 'hash'>>> {
   const nowSec = Math.floor((opts.now?.() ?? Date.now()) / 1000);
   const out: Array<Omit<TokenRow, 'hash'>> = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const common = {
-      TableName: deps.table,
-      ProjectionExpression: 'user_id, token_id, room_id, issued_at, expires_at',
-      ExclusiveStartKey,
-    };
-    const res = opts.userId
-      ? await deps.ddb.send(
-          new QueryCommand({ ...common, KeyConditionExpression: 'user_id = :u', ExpressionAttributeValues: { ':u': opts.userId } }),
-        )
-      : await deps.ddb.send(new ScanCommand(common));
-    for (const item of res.Items ?? []) {
+  const common = { TableName: deps.table, ProjectionExpression: 'user_id, token_id, room_id, issued_at, expires_at' };
+  const paging = { client: deps.ddb };
+  const pages: AsyncIterable<Pick<QueryCommandOutput, 'Items'>> = opts.userId
+    ? paginateQuery(paging, { ...common, KeyConditionExpression: 'user_id = :u', ExpressionAttributeValues: { ':u': opts.userId } })
+    : paginateScan(paging, common);
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) {
       const row = item as Omit<TokenRow, 'hash'>;
       if (opts.includeExpired || row.expires_at > nowSec) out.push(row);
     }
-    ExclusiveStartKey = res.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  }
   return out;
 }

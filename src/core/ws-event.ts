@@ -27,15 +27,6 @@ export interface WebSocketEvent {
   headers?: Record<string, string>;
 }
 
-/** An error frame sent to the one connection whose request was wrong. */
-export interface ErrorFrame {
-  error: string;
-  message: string;
-}
-
-/**
- * The action a client sends only to reset API Gateway's 10-minute idle timer (spec §5);
- * `$default` answers it with nothing.
- */
-export const KEEPALIVE_ACTION = 'keepalive';
-export const KEEPALIVE_MESSAGE = `{"action":"${KEEPALIVE_ACTION}"}`;
+// The messages a connection sends and receives are the client's wire contract; the handlers
+// import them from here with the event they arrive in.
+export { KEEPALIVE_ACTION, type ErrorFrame } from '../../client/protocol.js';

@@ -3,7 +3,8 @@
  * id, queue URLs). Before the first deploy those ids are unknown; placeholders stand in, so a
  * dry run can still show the whole plan.
  */
-import type { HandlerName, ResourceNames } from '../core/names.js';
+import type { ResourceNames } from '../stack/names.js';
+import type { HandlerName } from '../stack/definition.js';
 
 export interface KnownIds {
   region: string;

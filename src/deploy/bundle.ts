@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { HANDLER_NAMES, type HandlerName } from '../core/names.js';
+import { HANDLER_NAMES, type HandlerName } from '../stack/definition.js';
 import { HermesError } from '../core/errors.js';
 
 export interface Artifact {

@@ -4,8 +4,9 @@
  * other resource refers to (account, API id, queue URLs) are known. Resources whose plan item
  * is `unchanged` get no call at all, so a second deploy of the same code mutates nothing.
  */
-import type { HandlerName, ResourceNames } from '../core/names.js';
-import { ENV } from '../core/handler-env.js';
+import type { ResourceNames } from '../stack/names.js';
+import type { HandlerName } from '../stack/definition.js';
+import { ENV } from '../stack/definition.js';
 import { generateJwtSecret } from '../core/tokens.js';
 import type { Aws } from './aws.js';
 import { arnsFor, parseArn, type KnownIds } from './arns.js';
@@ -150,7 +151,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   await applyDeployment(ctx, live, names.stage, deployment);
   done(deployment);
   const mappingItem = items.find((i) => i.kind === 'event-source-mapping')!;
-  await applyMapping(ctx, desired.mapping, fnName('send-message'), observed.mapping, mappingItem);
+  await applyMapping(ctx, desired.mapping, fnName(desired.mapping.handler), observed.mapping, mappingItem);
   done(mappingItem);
 
   const arns = arnsFor(names, ids);

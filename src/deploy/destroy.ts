@@ -10,7 +10,9 @@ import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { DeleteRoleCommand, DeleteRolePolicyCommand } from '@aws-sdk/client-iam';
 import { DeleteEventSourceMappingCommand, DeleteFunctionCommand } from '@aws-sdk/client-lambda';
 import { DeleteApiCommand } from '@aws-sdk/client-apigatewayv2';
-import { HANDLER_NAMES, type ResourceNames } from '../core/names.js';
+import { type ResourceNames } from '../stack/names.js';
+import { EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER } from '../stack/definition.js';
+import { TABLE_KEYS } from '../stack/tables.js';
 import { NOT_FOUND, unlessMissing, type Aws } from './aws.js';
 import { observe } from './observe.js';
 import { STAGE_TAG } from './spec.js';
@@ -44,10 +46,10 @@ export function destroyPlan(aws: Aws, names: ResourceNames, o: ObservedState): D
   };
   const gone = (p: Promise<unknown>) => unlessMissing(p, NOT_FOUND);
 
-  const sender = o.functions[names.fn('send-message')];
+  const sender = o.functions[names.fn(EVENT_SOURCE.handler)];
   if (o.mapping && sender) {
     const uuid = o.mapping.uuid;
-    add('event-source-mapping', `queue → ${names.fn('send-message')}`, sender.tags, () =>
+    add('event-source-mapping', `queue → ${names.fn(EVENT_SOURCE.handler)}`, sender.tags, () =>
       gone(aws.lambda.at(`event source mapping ${uuid}`)(new DeleteEventSourceMappingCommand({ UUID: uuid }))),
     );
   }
@@ -69,11 +71,12 @@ export function destroyPlan(aws: Aws, names: ResourceNames, o: ObservedState): D
       await gone(send(new DeleteRoleCommand({ RoleName })));
     });
   }
-  for (const name of [names.queue, names.dlq]) {
+  // Queues that others redrive to go last: the reverse of their creation order.
+  for (const name of [...QUEUE_ORDER].reverse().map((k) => names.queueName(k))) {
     const q = o.queues[name];
     if (q) add('queue', name, q.tags, () => gone(aws.sqs.at(`queue ${name}`)(new DeleteQueueCommand({ QueueUrl: q.url }))));
   }
-  for (const name of [names.connectionsTable, names.tokensTable]) {
+  for (const name of TABLE_KEYS.map((k) => names.table(k))) {
     const t = o.tables[name];
     if (t) add('table', name, t.tags, () => gone(aws.dynamodb.at(`table ${name}`)(new DeleteTableCommand({ TableName: name }))));
   }

@@ -2,7 +2,7 @@
  * Observe: what AWS has for a stage, read with describe/get/list calls only, normalised into
  * ObservedState (parsed policies, tag maps). A missing resource is simply absent.
  */
-import { keySchemaName } from '../core/tables.js';
+import { TABLE_KEYS, keySchemaName } from '../stack/tables.js';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, ListTagsOfResourceCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
@@ -10,7 +10,8 @@ import { GetFunctionCommand, GetPolicyCommand, ListEventSourceMappingsCommand } 
 import {
   GetApisCommand, GetAuthorizersCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand, type Api,
 } from '@aws-sdk/client-apigatewayv2';
-import { HANDLER_NAMES, type ResourceNames } from '../core/names.js';
+import { type ResourceNames } from '../stack/names.js';
+import { AUTHORIZER, EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER } from '../stack/definition.js';
 import { NOT_FOUND, unlessMissing, type Aws } from './aws.js';
 import type { ObservedApi, ObservedFunction, ObservedQueue, ObservedRole, ObservedState, ObservedTable, Tags } from './types.js';
 
@@ -124,7 +125,7 @@ export async function observeApi(aws: Aws, names: ResourceNames, children = true
     send(new GetRoutesCommand({ ApiId, MaxResults: '100' })),
     unlessMissing(send(new GetStageCommand({ ApiId, StageName: names.stage })), NOT_FOUND),
   ]);
-  const auth = authorizers.Items?.find((a) => a.Name === names.fn('authorizer'));
+  const auth = authorizers.Items?.find((a) => a.Name === names.fn(AUTHORIZER.handler));
   const out: ObservedApi = {
     id: ApiId,
     endpoint: api.ApiEndpoint,
@@ -172,13 +173,13 @@ export async function observe(aws: Aws, names: ResourceNames, opts: { apiChildre
     return Object.fromEntries(keys.flatMap((k, i) => (values[i] ? [[k, values[i] as T]] : [])));
   };
   const [tables, queues, roles, functions, api] = await Promise.all([
-    settle([names.connectionsTable, names.tokensTable], (n) => observeTable(aws, n)),
-    settle([names.dlq, names.queue], (n) => observeQueue(aws, n)),
+    settle(TABLE_KEYS.map((k) => names.table(k)), (n) => observeTable(aws, n)),
+    settle(QUEUE_ORDER.map((k) => names.queueName(k)), (n) => observeQueue(aws, n)),
     settle(HANDLER_NAMES.map((h) => names.role(h)), (n) => observeRole(aws, n)),
     settle(HANDLER_NAMES.map((h) => names.fn(h)), (n) => observeFunction(aws, n)),
     observeApi(aws, names, opts.apiChildren ?? true),
   ]);
-  const fnName = names.fn('send-message');
-  const mapping = functions[fnName] ? await observeMapping(aws, fnName, queues[names.queue]?.arn) : undefined;
+  const fnName = names.fn(EVENT_SOURCE.handler);
+  const mapping = functions[fnName] ? await observeMapping(aws, fnName, queues[names.queueName(EVENT_SOURCE.queue)]?.arn) : undefined;
   return { tables, queues, roles, functions, ...(api ? { api } : {}), ...(mapping ? { mapping } : {}) };
 }

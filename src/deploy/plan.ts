@@ -7,9 +7,9 @@ import type {
   ObservedMapping, ObservedQueue, ObservedRole, ObservedState, ObservedTable, PermissionSpec, PlanItem, QueueSpec, RoleSpec,
   RouteSpec, StageSpec, TableSpec, Tags,
 } from './types.js';
-import { ENV } from '../core/handler-env.js';
+import { ENV, SECRET_SETTINGS } from '../stack/definition.js';
 
-const SECRET_ENV = new Set<string>([ENV.jwtSecret]);
+const SECRET_ENV = new Set<string>(SECRET_SETTINGS.map((s) => ENV[s]));
 
 function item(kind: PlanItem['kind'], resource: string, exists: boolean, changes: string[]): PlanItem {
   const action: Action = !exists ? 'create' : changes.length ? 'update' : 'unchanged';

@@ -4,7 +4,7 @@
  * plan compares like with like (parsed JSON, not URL-encoded strings; tag maps, not lists).
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import type { HandlerName } from '../core/names.js';
+import type { HandlerName } from '../stack/definition.js';
 
 export type Tags = Record<string, string>;
 

@@ -10,8 +10,8 @@ import type { Server } from 'node:http';
 import { DescribeTableCommand, CreateTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { listen, closeServer } from './listen.js';
-import { tableDefinitions } from '../core/tables.js';
-import type { ResourceNames } from '../core/names.js';
+import { tableDefinitions } from '../stack/tables.js';
+import type { ResourceNames } from '../stack/names.js';
 
 const require = createRequire(import.meta.url);
 

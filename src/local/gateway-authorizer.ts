@@ -5,8 +5,6 @@
  */
 import { requestContext, type ApiInfo, type ConnectionInfo, type Handshake } from './gateway-events.js';
 
-export const DEFAULT_IDENTITY_SOURCES = ['route.request.querystring.token'];
-
 /** Authorizer results are capped at 8 KB (§2.3, DOC QUOTA). */
 const MAX_RESULT_BYTES = 8192;
 

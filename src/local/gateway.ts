@@ -29,7 +29,6 @@ import {
   type Handshake,
 } from './gateway-events.js';
 import {
-  DEFAULT_IDENTITY_SOURCES,
   authorizerEvent,
   connectMethodArn,
   missingIdentitySource,
@@ -60,7 +59,7 @@ export interface GatewayOptions {
   accountId?: string;
   /** REQUEST authorizer on `$connect` (§2). */
   authorizer?: Invoke;
-  /** Default ['route.request.querystring.token']; also `route.request.header.<name>` (§2.2). */
+  /** `route.request.querystring.<name>` or `route.request.header.<name>` (§2.2): each must be present or the handshake gets 401 without invoking the authorizer. None: the authorizer is always invoked. */
   identitySources?: string[];
   /** Route key → handler: '$connect', '$disconnect', '$default', custom keys matched on `$request.body.action` (§3). */
   routes: Record<string, Invoke>;
@@ -93,6 +92,9 @@ export interface Gateway {
   managementEndpoint: string;
   connectionCount(): number;
   connectionIds(): string[];
+  /** The route keys it selects among (§3), and the authorizer's identity sources (§2.2). */
+  routeKeys(): string[];
+  identitySourceExpressions(): string[];
   /**
    * Simulates the client vanishing without a close frame: destroys the socket without running
    * `$disconnect` (unless asked to) and forgets the connection, so later POSTs get 410.
@@ -166,7 +168,7 @@ class LocalGateway implements Gateway {
     const region = opts.region ?? 'us-east-1';
     const accountId = opts.accountId ?? '123456789012';
     this.methodArn = () => connectMethodArn(region, accountId, this.api);
-    this.identitySources = (opts.identitySources ?? DEFAULT_IDENTITY_SOURCES).map(parseIdentitySource);
+    this.identitySources = (opts.identitySources ?? []).map(parseIdentitySource);
     this.routeResponses = new Set(opts.routeResponses ?? []);
     this.integrationTimeoutMs = opts.integrationTimeoutMs ?? 29_000;
     this.connectionSettings = {
@@ -213,6 +215,14 @@ class LocalGateway implements Gateway {
 
   connectionIds(): string[] {
     return [...this.open.keys()];
+  }
+
+  routeKeys(): string[] {
+    return Object.keys(this.opts.routes);
+  }
+
+  identitySourceExpressions(): string[] {
+    return this.identitySources.map((s) => s.expression);
   }
 
   dropConnection(id: string, opts: { runDisconnect?: boolean } = {}): boolean {

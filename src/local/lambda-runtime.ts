@@ -2,21 +2,24 @@
  * Lambda, locally: the handler bundles that `hermes deploy` uploads (dist/lambdas/<name>/
  * index.mjs), imported in-process and invoked with an AWS-shaped context and a timeout.
  * Each bundle exports `createHandler(env, overrides)`; the environment a function would get on
- * AWS is passed in instead of read from process.env, so several stacks can share a process.
+ * AWS is passed in instead of read from process.env, and its JSON log lines go to the `logger`
+ * given here instead of stdout, so several stacks can share a process.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Env } from '../core/handler-env.js';
-import type { HandlerName } from '../core/names.js';
-import type { Logger } from '../core/handler-deps.js';
+import type { HandlerName } from '../stack/definition.js';
+import type { LineLogger } from '../core/handler-log.js';
 import { HermesError } from '../core/errors.js';
 
 export const DEFAULT_BUNDLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/lambdas');
 
 export interface LocalFunction {
   name: string;
+  /** Its configuration, as GetFunctionConfiguration would report it. */
+  config: { timeoutMs: number; memoryMb: number; env: Readonly<Env> };
   invoke(event: unknown): Promise<unknown>;
 }
 
@@ -26,18 +29,19 @@ export class LambdaTimeoutError extends Error {
 
 export async function loadFunction(
   handler: HandlerName,
-  opts: { functionName: string; bundleDir?: string; env: Env; logger: Logger; timeoutMs: number; memoryMb?: number; region: string },
+  opts: { functionName: string; bundleDir?: string; env: Env; logger: LineLogger; timeoutMs: number; memoryMb?: number; region: string },
 ): Promise<LocalFunction> {
   const file = path.join(opts.bundleDir ?? DEFAULT_BUNDLE_DIR, handler, 'index.mjs');
   if (!existsSync(file)) {
     throw new HermesError(`The Lambda bundle ${file} is missing.`, { hint: 'Run `npm run build` (npm ci runs it too).' });
   }
   const mod = (await import(pathToFileURL(file).href)) as {
-    createHandler(env: Env, overrides: { logger: Logger }): (event: unknown, context?: unknown) => Promise<unknown>;
+    createHandler(env: Env, overrides: { logger: LineLogger }): (event: unknown, context?: unknown) => Promise<unknown>;
   };
   const fn = mod.createHandler(opts.env, { logger: opts.logger });
   return {
     name: opts.functionName,
+    config: { timeoutMs: opts.timeoutMs, memoryMb: opts.memoryMb ?? 256, env: { ...opts.env } },
     async invoke(event) {
       const started = Date.now();
       const context = {

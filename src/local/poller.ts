@@ -10,23 +10,25 @@ import type { SQSClient, Message } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import type { LocalFunction } from './lambda-runtime.js';
-import type { Logger } from '../core/handler-deps.js';
+import type { LineLogger } from '../core/handler-log.js';
 
 export interface PollerOptions {
   sqs: SQSClient;
   queueUrl: string;
   queueArn: string;
   region: string;
-  fn: LocalFunction;
+  fn: Pick<LocalFunction, 'name' | 'invoke'>;
   batchSize?: number;
   reportBatchItemFailures?: boolean;
   /** Parallel pollers, like the several pollers Lambda runs per mapping. */
   concurrency?: number;
   waitTimeSeconds?: number;
-  logger: Logger;
+  logger: LineLogger;
 }
 
 export interface Poller {
+  /** What it was configured with, as ListEventSourceMappings would report it. */
+  settings: { batchSize: number; reportBatchItemFailures: boolean };
   stop(): Promise<void>;
   stats(): { batches: number; records: number; failedRecords: number; errors: number };
 }
@@ -146,6 +148,7 @@ export function startPoller(opts: PollerOptions): Poller {
 
   const loops = Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, loop);
   return {
+    settings: { batchSize, reportBatchItemFailures: report },
     async stop() {
       stopping = true;
       abort.abort();

@@ -1,14 +1,14 @@
 /**
  * Local SQS: local-aws-sqs (speaks both the JSON and the query protocol, so the SDK v3 and the
- * AWS CLI work), with the stage's queue and its dead-letter queue, redrive after 5 receives.
+ * AWS CLI work), with the stage's queues as the stage definition declares them
+ * (src/stack/definition.ts: retention, visibility, redrive).
  */
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import { listen, closeServer } from './listen.js';
-import type { ResourceNames } from '../core/names.js';
-
-export const MAX_RECEIVE_COUNT = 5;
+import type { ResourceNames } from '../stack/names.js';
+import { QUEUES, QUEUE_ORDER, sqsAttributes, type QueueDefinition, type QueueKey } from '../stack/definition.js';
 
 export interface LocalSqs {
   endpoint: string;
@@ -46,25 +46,24 @@ export interface StageQueues {
   dlqArn: string;
 }
 
-export async function ensureQueues(
-  sqs: SQSClient,
-  names: ResourceNames,
-  opts: { visibilityTimeoutSeconds: number; maxReceiveCount?: number },
-): Promise<StageQueues> {
-  const arnOf = async (url: string) =>
-    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: names.dlq, Attributes: { MessageRetentionPeriod: '1209600' } }))).QueueUrl!;
-  const dlqArn = await arnOf(dlqUrl);
-  const queueUrl = (
-    await sqs.send(
-      new CreateQueueCommand({
-        QueueName: names.queue,
-        Attributes: {
-          VisibilityTimeout: String(opts.visibilityTimeoutSeconds),
-          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount ?? MAX_RECEIVE_COUNT }),
-        },
-      }),
-    )
-  ).QueueUrl!;
-  return { queueUrl, queueArn: await arnOf(queueUrl), dlqUrl, dlqArn };
+/** Test-only departures from the definition: shorter visibility, fewer receives before the DLQ. */
+export interface QueueOverrides {
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+}
+
+/** Create the stage's queues (CreateQueue is idempotent for equal attributes), dead-letter queue first. */
+export async function ensureQueues(sqs: SQSClient, names: ResourceNames, overrides: QueueOverrides = {}): Promise<StageQueues> {
+  const arns = {} as Record<QueueKey, string>;
+  const urls = {} as Record<QueueKey, string>;
+  for (const key of QUEUE_ORDER) {
+    const q: QueueDefinition = { ...QUEUES[key] };
+    if (overrides.visibilityTimeoutSeconds !== undefined && q.visibilityTimeoutSeconds !== undefined) q.visibilityTimeoutSeconds = overrides.visibilityTimeoutSeconds;
+    if (overrides.maxReceiveCount !== undefined && q.deadLetter) q.deadLetter = { ...q.deadLetter, maxReceiveCount: overrides.maxReceiveCount };
+    const created = await sqs.send(new CreateQueueCommand({ QueueName: names.queueName(key), Attributes: sqsAttributes(q, (k) => arns[k]) }));
+    urls[key] = created.QueueUrl!;
+    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls[key], AttributeNames: ['QueueArn'] }));
+    arns[key] = attrs.Attributes!.QueueArn!;
+  }
+  return { queueUrl: urls.messages, queueArn: arns.messages, dlqUrl: urls.dlq, dlqArn: arns.dlq };
 }

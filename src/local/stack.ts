@@ -1,7 +1,9 @@
 /**
  * The whole system on one machine: DynamoDB (dynalite), SQS (local-aws-sqs), the API Gateway
- * WebSocket + @connections emulator, and the five Lambda bundles invoked in-process, wired as
- * `hermes deploy` wires them on AWS. Used by `hermes dev` and by the integration tests.
+ * WebSocket + @connections emulator, and the Lambda bundles invoked in-process, wired from the
+ * same stage definition `hermes deploy` reads (src/stack/definition.ts): routes, authorizer,
+ * functions and their environment, queues, the event source. Used by `hermes dev` and by the
+ * integration tests.
  */
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -9,26 +11,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamo, ensureTables, type LocalDynamo } from './dynamodb.js';
-import { startSqs, ensureQueues, type LocalSqs, type StageQueues, MAX_RECEIVE_COUNT } from './sqs.js';
+import { startSqs, ensureQueues, type LocalSqs, type StageQueues } from './sqs.js';
 import { loadFunction, type LocalFunction } from './lambda-runtime.js';
+import { readableHandlerLine } from './handler-log-lines.js';
 import { startPoller, type Poller } from './poller.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { createDocumentClient, createSqsClient } from '../core/clients.js';
-import { resourceNames, HANDLER_NAMES, type HandlerName, type ResourceNames } from '../core/names.js';
-import { ENV, type Env } from '../core/handler-env.js';
+import { resourceNames, type ResourceNames } from '../stack/names.js';
+import {
+  AUTHORIZER, EVENT_SOURCE, FUNCTIONS, HANDLER_NAMES, ROUTES, functionEnvironment, type EnvSetting, type HandlerName,
+} from '../stack/definition.js';
+import type { Env } from '../core/handler-env.js';
 import { generateJwtSecret } from '../core/tokens.js';
-import type { Logger } from '../core/handler-deps.js';
+import type { LineLogger } from '../core/handler-log.js';
 import type { ServiceEndpoints } from '../config/stage-record.js';
 import { DEFAULT_PORTS } from '../config/dev-settings.js';
-
-/** Function timeouts as deployed; the queue's visibility timeout is 6x send-message's (spec §6). */
-export const FUNCTION_TIMEOUT_SECONDS: Record<HandlerName, number> = {
-  authorizer: 10,
-  connect: 10,
-  disconnect: 10,
-  'send-message': 30,
-  default: 10,
-};
 
 export interface LocalStackOptions {
   stage?: string;
@@ -41,7 +38,7 @@ export interface LocalStackOptions {
   bundleDir?: string;
   idleTimeoutMs?: number;
   maxLifetimeMs?: number;
-  /** Queue visibility timeout; default 6 x send-message timeout = 180 s. Tests shorten it. */
+  /** Queue visibility timeout; default as defined (6 x send-message timeout). Tests shorten it. */
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
   batchSize?: number;
@@ -51,7 +48,7 @@ export interface LocalStackOptions {
   /** Fan-out keeps 410-answering rows younger than this (default 60 s); tests of pruning set 0. */
   connectGraceSeconds?: number;
   /** Logs of the handlers and of the gateway. */
-  logger?: Logger;
+  logger?: LineLogger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   gatewayLog?: (line: string) => void;
@@ -68,6 +65,8 @@ export interface LocalStack {
   ddb: DynamoDBDocumentClient;
   sqs: SQSClient;
   functions: Record<HandlerName, LocalFunction>;
+  /** Route key → the function the gateway invokes for it. */
+  routes: Record<string, HandlerName>;
   poller: Poller;
   /**
    * Closes the gateway (every socket gets 1001) and starts it again on the same port and API id,
@@ -78,7 +77,7 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-const silent: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+const silent: LineLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const stage = opts.stage ?? 'local';
@@ -111,22 +110,24 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     await ensureTables(ddb, names);
     const queues = await ensureQueues(sqs, names, {
-      visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds ?? 6 * FUNCTION_TIMEOUT_SECONDS['send-message'],
-      maxReceiveCount: opts.maxReceiveCount ?? MAX_RECEIVE_COUNT,
+      visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds,
+      maxReceiveCount: opts.maxReceiveCount,
     });
 
     // The gateway needs the functions and the functions need the gateway's port (for
     // @connections), so routes call through this table, filled right after the gateway starts.
     const functions = {} as Record<HandlerName, LocalFunction>;
     const via = (h: HandlerName) => (event: unknown) => functions[h].invoke(event);
+    const routes: Record<string, HandlerName> = Object.fromEntries(ROUTES.map((r) => [r.routeKey, r.handler]));
     const gatewayOptions = (port: number, apiId?: string) => ({
       host,
       port,
       stage,
       region,
       apiId,
-      authorizer: via('authorizer'),
-      routes: { $connect: via('connect'), $disconnect: via('disconnect'), sendMessage: via('send-message'), $default: via('default') },
+      authorizer: via(AUTHORIZER.handler),
+      identitySources: [...AUTHORIZER.identitySource],
+      routes: Object.fromEntries(ROUTES.map((r) => [r.routeKey, via(r.handler)])),
       idleTimeoutMs: opts.idleTimeoutMs,
       maxLifetimeMs: opts.maxLifetimeMs,
       httpHandler: opts.httpHandler,
@@ -142,40 +143,31 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       return gateway;
     };
 
-    const baseEnv: Env = {
-      AWS_REGION: region,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
-      [ENV.stage]: stage,
-      [ENV.connectionsTable]: names.connectionsTable,
-      [ENV.tokensTable]: names.tokensTable,
+    // Each function gets what its deployed twin gets (the definition's list for it, so the
+    // secret goes to the authorizer alone), plus what the Lambda runtime would set.
+    const values: Partial<Record<EnvSetting, string>> = {
+      stage,
+      connectionsTable: names.connectionsTable,
+      tokensTable: names.tokensTable,
+      jwtSecret,
+      queueUrl: queues.queueUrl,
+      dlqUrl: queues.dlqUrl,
+      managementEndpoint: gateway.managementEndpoint,
+      fanoutConcurrency: opts.fanoutConcurrency ? String(opts.fanoutConcurrency) : undefined,
+      shardSize: opts.shardSize !== undefined ? String(opts.shardSize) : undefined,
+      connectGraceSeconds: opts.connectGraceSeconds !== undefined ? String(opts.connectGraceSeconds) : undefined,
     };
-    // Each function gets only what its deployed twin gets (see src/deploy): the secret goes
-    // to the authorizer alone.
-    const envOf: Record<HandlerName, Env> = {
-      authorizer: { ...baseEnv, [ENV.jwtSecret]: jwtSecret },
-      connect: baseEnv,
-      disconnect: baseEnv,
-      default: { ...baseEnv, [ENV.managementEndpoint]: gateway.managementEndpoint },
-      'send-message': {
-        ...baseEnv,
-        [ENV.managementEndpoint]: gateway.managementEndpoint,
-        [ENV.queueUrl]: queues.queueUrl,
-        [ENV.dlqUrl]: queues.dlqUrl,
-        ...(opts.fanoutConcurrency ? { [ENV.fanoutConcurrency]: String(opts.fanoutConcurrency) } : {}),
-        ...(opts.shardSize !== undefined ? { [ENV.shardSize]: String(opts.shardSize) } : {}),
-        ...(opts.connectGraceSeconds !== undefined ? { [ENV.connectGraceSeconds]: String(opts.connectGraceSeconds) } : {}),
-      },
-    };
+    const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
     for (const h of HANDLER_NAMES) {
-      const prefix = (line: unknown) => `[${h}] ${line}`;
+      const readable = (line: unknown) => readableHandlerLine(h, String(line));
       functions[h] = await loadFunction(h, {
         functionName: names.fn(h),
         bundleDir: opts.bundleDir,
-        env: envOf[h],
+        env: { ...runtimeEnv, ...functionEnvironment(h, values) },
         region,
-        timeoutMs: FUNCTION_TIMEOUT_SECONDS[h] * 1000,
-        logger: { info: (l) => logger.info(prefix(l)), warn: (l) => logger.warn(prefix(l)), error: (l) => logger.error(prefix(l)) },
+        timeoutMs: FUNCTIONS[h].timeoutSeconds * 1000,
+        memoryMb: FUNCTIONS[h].memoryMb,
+        logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
     }
 
@@ -184,10 +176,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       queueUrl: queues.queueUrl,
       queueArn: queues.queueArn,
       region,
-      fn: functions['send-message'],
-      batchSize: opts.batchSize,
+      fn: functions[EVENT_SOURCE.handler],
+      batchSize: opts.batchSize ?? EVENT_SOURCE.batchSize,
       concurrency: opts.pollers,
-      reportBatchItemFailures: true,
+      reportBatchItemFailures: EVENT_SOURCE.reportBatchItemFailures,
       logger,
     });
     // Stop polling before the servers go, so no batch is cut in half.
@@ -206,6 +198,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ddb,
       sqs,
       functions,
+      routes,
       poller,
       restartGateway,
       close,

@@ -3,7 +3,7 @@ import { beforeAll, afterAll } from 'vitest';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startDynamo, ensureTables, type LocalDynamo } from '../../src/local/dynamodb.js';
 import { createDocumentClient } from '../../src/core/clients.js';
-import type { ResourceNames } from '../../src/core/names.js';
+import type { ResourceNames } from '../../src/stack/names.js';
 
 export interface TestDynamo {
   ddb: DynamoDBDocumentClient;

@@ -1,8 +1,8 @@
 /** Start the real local stack in-process on free loopback ports, in memory. */
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack.js';
-import type { Logger } from '../../src/core/handler-deps.js';
+import type { LineLogger } from '../../src/core/handler-log.js';
 
-export const quietLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+export const quietLogger: LineLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 export function startTestStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   return startLocalStack({

@@ -1,8 +1,9 @@
 /**
  * `hermes listen --room R`: tail a room over WebSocket, like `kubectl logs -f`. Mints a
- * short-lived token through the core unless --token is given, prints every frame (a readable
- * line, or NDJSON with --json), reconnects when the connection drops and stops for good when a
- * handshake is refused (token revoked or expired).
+ * short-lived token through the core unless --token is given, prints every frame once (a
+ * readable line, or NDJSON with --json; anything else the server says goes to stderr),
+ * reconnects when the connection drops and stops for good when a handshake is refused (token
+ * revoked or expired). The connection is the client library's (../listen-connection.ts).
  */
 import type { Register } from '../main.js';
 import type { CliContext } from '../context.js';
@@ -74,7 +75,7 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   }
   const { token, user, room, minted } = await mintOrTake(ctx, opts);
 
-  const { startListenClient } = await import('../listen-client.js');
+  const { openListenConnection, describeFailure } = await import('../listen-connection.js');
   const { formatFrame, humanDuration } = await import('../format.js');
   const stopper = new AbortController();
   const onAbort = () => stopper.abort();
@@ -84,23 +85,14 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   let timedOut = false;
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stopper.abort()), timeoutMs);
 
-  const client = startListenClient({
-    url: `${base}?token=${encodeURIComponent(token)}`,
+  const connection = openListenConnection({
+    url: base,
+    token,
     signal: stopper.signal,
-    onMessage(text) {
+    onFrame(frame) {
       if (count !== undefined && frames >= count) return;
       frames++;
-      if (ctx.json) {
-        let line: string;
-        try {
-          line = JSON.stringify(JSON.parse(text));
-        } catch {
-          line = JSON.stringify(text);
-        }
-        ctx.out(line);
-      } else {
-        ctx.out(formatFrame(ctx.c, text));
-      }
+      ctx.out(ctx.json ? JSON.stringify(frame) : formatFrame(ctx.c, frame));
       if (count !== undefined && frames >= count) stopper.abort();
     },
     onEvent(e) {
@@ -109,8 +101,12 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
         ctx.info(e.reconnect ? c.green('reconnected') : c.dim(`listening to room ${room} as ${user} (${base}); Ctrl-C to stop`));
       } else if (e.kind === 'lost') {
         ctx.info(c.yellow(`connection lost (${e.code}); reconnecting in ${humanDuration(e.delayMs)}…`));
-      } else {
+      } else if (e.kind === 'retry') {
         ctx.info(c.yellow(`reconnect failed (${e.error}); retrying in ${humanDuration(e.delayMs)}…`));
+      } else {
+        // Not a frame, so not data for stdout: an error frame answering --send, or garbage.
+        const p = e.problem;
+        ctx.warn(p.source === 'server' ? `the server answered ${p.error}: ${p.message}` : p.message);
       }
     },
   });
@@ -119,7 +115,9 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   if (opts.send) {
     const { createInterface } = await import('node:readline');
     lines = createInterface({ input: ctx.io.stdin, crlfDelay: Infinity });
+    let lineNo = 0;
     lines.on('line', (line) => {
+      lineNo++;
       if (!line.trim()) return;
       let data: unknown;
       try {
@@ -127,12 +125,17 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
       } catch {
         data = line;
       }
-      client.send(JSON.stringify({ action: 'sendMessage', data }));
+      try {
+        connection.send(data);
+      } catch (err) {
+        // Too large for API Gateway: sending it would cost the whole connection (1009).
+        ctx.warn(`standard input line ${lineNo} not sent: ${(err as Error).message}`);
+      }
     });
   }
 
   try {
-    const end = await client.done;
+    const end = await connection.done;
     if (end.kind === 'refused') {
       const why = await refusalReason(ctx, token);
       throw new HermesError(`The server refused the token (HTTP ${end.status}): ${why ?? 'it was revoked or has expired.'}`, {
@@ -140,13 +143,12 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
       });
     }
     if (end.kind === 'failed') {
-      if (end.status) {
-        throw new HermesError(`The WebSocket handshake with ${base} failed with HTTP ${end.status}.`, {
+      if (end.close.status !== undefined) {
+        throw new HermesError(`The WebSocket handshake with ${base} failed with HTTP ${end.close.status}.`, {
           hint: 'Look at the `hermes dev` output (or the stage\'s logs) for the authorizer or $connect error.',
         });
       }
-      const code = (end.error as NodeJS.ErrnoException).code;
-      throw new HermesError(`Cannot connect to ${base}${code ? ` (${code})` : ''}: ${end.error.message}`, {
+      throw new HermesError(`Cannot connect to ${base}: ${describeFailure(end.close)}`, {
         hint: cfg.stage.value === 'local' ? 'Is `hermes dev` still running? Start it again, or check --state-dir.' : 'Check the stage and your network.',
       });
     }

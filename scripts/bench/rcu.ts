@@ -9,11 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { connectionRow, type ConnectionRow } from '../core/connections.js';
-import { connectionsTableDefinition } from '../core/tables.js';
-import { ROOM_INDEX, resourceNames } from '../core/names.js';
-import { round } from './stats.js';
+import { BatchWriteCommand, ScanCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { connectionRow, roomConnectionIdsQuery, type ConnectionRow } from '../../src/core/connections.js';
+import { createTableInput } from '../../src/stack/tables.js';
+import { resourceNames } from '../../src/stack/names.js';
+import { round } from '../../src/bench/stats.js';
 
 /** DynamoDB item size: per attribute, the name's UTF-8 bytes plus the value's size. */
 export function itemSize(item: Record<string, unknown>): number {
@@ -102,50 +102,35 @@ function addPage(cost: ReadCost, itemsRead: number, itemsReturned: number, bytes
 
 async function queryCost(ddb: DynamoDBDocumentClient, table: string, room: string, sizes: Map<string, number>): Promise<ReadCost> {
   const cost = emptyCost();
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    // Exactly fan-out's read (connections.ts roomConnectionPages).
-    const res = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        IndexName: ROOM_INDEX,
-        KeyConditionExpression: 'room_id = :r',
-        ExpressionAttributeValues: { ':r': room },
-        ProjectionExpression: 'connection_id',
-        ExclusiveStartKey,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
+  // Exactly fan-out's read of a room, page by page.
+  for await (const res of paginateQuery({ client: ddb }, { ...roomConnectionIdsQuery(table, room), ReturnConsumedCapacity: 'TOTAL' })) {
     const items = res.Items ?? [];
     // The GSI projects ALL attributes, so each index entry is as large as the item.
     const bytes = items.reduce((sum, i) => sum + (sizes.get(i.connection_id as string) ?? 0), 0);
     addPage(cost, res.ScannedCount ?? items.length, items.length, bytes, res.ConsumedCapacity?.CapacityUnits);
-    ExclusiveStartKey = res.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  }
   return cost;
 }
 
 async function scanCost(ddb: DynamoDBDocumentClient, table: string, room: string, sizes: Map<string, number>): Promise<ReadCost> {
   const cost = emptyCost();
+  const scan = {
+    TableName: table,
+    FilterExpression: 'room_id = :r',
+    ExpressionAttributeValues: { ':r': room },
+    ProjectionExpression: 'connection_id',
+    ReturnConsumedCapacity: 'TOTAL' as const,
+  };
+  // Each page starts where the one before it stopped.
   let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const res = await ddb.send(
-      new ScanCommand({
-        TableName: table,
-        FilterExpression: 'room_id = :r',
-        ExpressionAttributeValues: { ':r': room },
-        ProjectionExpression: 'connection_id',
-        ExclusiveStartKey,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
+  for await (const res of paginateScan({ client: ddb }, scan)) {
     const scanned = res.ScannedCount ?? 0;
     // The filter hides what the page evaluated; read the same page unfiltered to size it.
     const page = await ddb.send(new ScanCommand({ TableName: table, ExclusiveStartKey, Limit: scanned, ProjectionExpression: 'connection_id' }));
     const bytes = (page.Items ?? []).reduce((sum, i) => sum + (sizes.get(i.connection_id as string) ?? 0), 0);
     addPage(cost, scanned, res.Items?.length ?? 0, bytes, res.ConsumedCapacity?.CapacityUnits);
     ExclusiveStartKey = res.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  }
   return cost;
 }
 
@@ -153,7 +138,7 @@ async function scanCost(ddb: DynamoDBDocumentClient, table: string, room: string
 export async function measureRcu(ddb: DynamoDBDocumentClient, opts: { rooms?: number; perRoom?: number; sample?: number } = {}): Promise<RcuReport> {
   const rooms = opts.rooms ?? 100;
   const perRoom = opts.perRoom ?? 100;
-  const def = connectionsTableDefinition(resourceNames(`rcu-${randomBytes(3).toString('hex')}`));
+  const def = createTableInput('connections', resourceNames(`rcu-${randomBytes(3).toString('hex')}`));
   const table = def.TableName!;
   await ddb.send(new CreateTableCommand(def));
   try {

@@ -1,4 +1,4 @@
-/** The bench script's handle on its server child process (src/bench/server.ts), over IPC. */
+/** The bench script's handle on its server child process (scripts/bench/server.ts), over IPC. */
 import { fork, type ChildProcess } from 'node:child_process';
 
 export class ServerChild {

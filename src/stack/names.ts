@@ -1,4 +1,6 @@
 /** Resource naming: every AWS resource of a stage is called `hermes-<stage>-<part>`. */
+import { QUEUES, type HandlerName, type QueueKey, type TableKey } from './definition.js';
+
 export interface ResourceNames {
   stage: string;
   connectionsTable: string;
@@ -6,14 +8,13 @@ export interface ResourceNames {
   queue: string;
   dlq: string;
   api: string;
+  table: (key: TableKey) => string;
+  queueName: (key: QueueKey) => string;
   fn: (handler: HandlerName) => string;
   role: (handler: HandlerName) => string;
 }
 
-export const HANDLER_NAMES = ['authorizer', 'connect', 'disconnect', 'send-message', 'default'] as const;
-export type HandlerName = (typeof HANDLER_NAMES)[number];
-
-/** Index names on the connections table. */
+/** Index names on the connections table (./tables.ts). */
 export const ROOM_INDEX = 'room_id-index';
 export const USER_INDEX = 'user_id-index';
 
@@ -27,13 +28,17 @@ export function isValidStage(stage: string): boolean {
 
 export function resourceNames(stage: string): ResourceNames {
   const p = `hermes-${stage}`;
+  const table = (key: TableKey) => `${p}-${key}`;
+  const queueName = (key: QueueKey) => `${p}-${QUEUES[key].suffix}`;
   return {
     stage,
-    connectionsTable: `${p}-connections`,
-    tokensTable: `${p}-tokens`,
-    queue: `${p}-messages`,
-    dlq: `${p}-messages-dlq`,
+    connectionsTable: table('connections'),
+    tokensTable: table('tokens'),
+    queue: queueName('messages'),
+    dlq: queueName('dlq'),
     api: `${p}-ws`,
+    table,
+    queueName,
     fn: (h) => `${p}-${h}`,
     role: (h) => `${p}-${h}-role`,
   };

@@ -13,10 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PostToConnectionCommand, ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startLocalStack, type LocalStack } from '../local/stack.js';
-import { createManagementClient, LOCAL_CREDENTIALS } from '../core/clients.js';
-import { listConnections, listRoomConnectionIds } from '../core/connections.js';
-import { buildFrame, encodeFrame, type QueueMessage } from '../core/envelope.js';
+import { startLocalStack, type LocalStack } from '../../src/local/stack.js';
+import { createManagementClient, LOCAL_CREDENTIALS } from '../../src/core/clients.js';
+import { listConnections, listRoomConnectionIds } from '../../src/core/connections.js';
+import { buildFrame, encodeFrame, type QueueMessage } from '../../src/core/envelope.js';
 import { startProfile, type ProfileSummary } from './profile.js';
 
 type Request = { id: number; op: string; [k: string]: unknown };

@@ -47,7 +47,7 @@ function moduleInBundle(url: string, line: number): string | undefined {
       lines.forEach((text, i) => {
         // esbuild's module comments: `// src/core/fanout.ts`, `// node_modules/ws/lib/sender.js`,
         // or a relative path when node_modules is a symlink out of the tree.
-        const m = /^\/\/ (?:[^ ]*?\/)?((?:node_modules|src|lambdas)\/\S+)$/.exec(text);
+        const m = /^\/\/ (?:[^ ]*?\/)?((?:node_modules|src|lambdas|scripts)\/\S+)$/.exec(text);
         if (m) map!.push({ line: i, module: m[1] });
       });
     } catch {
@@ -94,7 +94,7 @@ export function componentOf(url: string, functionName: string, line: number): st
     return 'node internals (streams, net, events)';
   }
   if (/src\/local\/gateway|src\/local\/management-api/.test(path)) return 'hermes gateway';
-  if (/src\/bench\//.test(path)) return 'bench clients';
+  if (/(?:src|scripts)\/bench\//.test(path)) return 'bench clients';
   return 'hermes code';
 }
 

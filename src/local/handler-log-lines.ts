@@ -1,0 +1,33 @@
+/**
+ * A handler's JSON log line (core/handler-log.ts) made readable for a terminal, as `hermes dev`
+ * and the test logs show it:
+ *   [send-message] delivered messageId=5f0c… room=lobby delivered=2 pruned=0 failed=0 (request 3f2a9c1e)
+ * The level is not repeated: the local stack's logger gets warn and error lines on their own
+ * methods (`hermes dev` colours them, and shows info only with --verbose).
+ */
+
+/** Keys every line has; the request id is shown short, at the end. */
+const STANDARD_KEYS = new Set([
+  'level', 'message', 'timestamp', 'service', 'cold_start', 'function_arn', 'function_memory_size',
+  'function_name', 'function_request_id', 'sampling_rate', 'xray_trace_id', 'tenant_id',
+]);
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return /^[^\s"]+$/.test(value) ? value : JSON.stringify(value);
+  return JSON.stringify(value) ?? String(value);
+}
+
+export function readableHandlerLine(handler: string, line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return `[${handler}] ${line}`;
+  }
+  if (!entry || typeof entry !== 'object') return `[${handler}] ${line}`;
+  const keys = Object.entries(entry)
+    .filter(([k, v]) => !STANDARD_KEYS.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${show(v)}`);
+  const request = typeof entry.function_request_id === 'string' ? ` (request ${entry.function_request_id.slice(0, 8)})` : '';
+  return `[${handler}] ${[String(entry.message ?? ''), ...keys].join(' ')}${request}`;
+}
