@@ -85,7 +85,7 @@ export function componentOf(url: string, functionName: string, line: number): st
       return 'DynamoDB stand-in (dynalite)';
     }
     if (pkg === 'local-aws-sqs' || pkg === 'aws-md5-of-message-attributes') return 'SQS stand-in (local-aws-sqs)';
-    if (pkg === 'bcryptjs' || pkg === 'jose') return 'tokens (bcrypt, JWT)';
+    if (['bcryptjs', 'jsonwebtoken', 'jws'].includes(pkg)) return 'tokens (bcrypt, JWT)';
     return `other packages (${pkg})`;
   }
   if (url.startsWith('node:')) {

@@ -40,20 +40,22 @@ import {
 } from './gateway-authorizer.js';
 import { managementApi, type ConnectionRegistry, type PostOutcome } from './management-api.js';
 import { listen } from './listen.js';
+import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
+import { DEFAULT_REGION } from '../core/defaults.js';
 
 /** Runs a Lambda handler in-process; may throw. */
 export type Invoke = (event: any) => Promise<any>;
 
 export interface GatewayOptions {
-  /** Default '127.0.0.1'. */
+  /** Default DEFAULT_HOST (loopback). */
   host?: string;
-  /** Default 3001; 0 picks a free port. */
+  /** Default DEFAULT_PORTS.gateway (3001); 0 picks a free port. */
   port?: number;
   /** Handshakes to any other path are refused with 403 (§5 checklist). */
   stage: string;
   /** Default: 10 random lowercase alphanumerics. */
   apiId?: string;
-  /** Default 'us-east-1'. */
+  /** Default DEFAULT_REGION. */
   region?: string;
   /** Default '123456789012'. */
   accountId?: string;
@@ -161,11 +163,11 @@ class LocalGateway implements Gateway {
 
   constructor(opts: GatewayOptions) {
     this.opts = opts;
-    this.host = opts.host ?? '127.0.0.1';
+    this.host = opts.host ?? DEFAULT_HOST;
     this.stage = opts.stage;
     this.apiId = opts.apiId ?? randomApiId();
     this.api = { apiId: this.apiId, stage: this.stage, domainName: '' };
-    const region = opts.region ?? 'us-east-1';
+    const region = opts.region ?? DEFAULT_REGION;
     const accountId = opts.accountId ?? '123456789012';
     this.methodArn = () => connectMethodArn(region, accountId, this.api);
     this.identitySources = (opts.identitySources ?? []).map(parseIdentitySource);
@@ -198,7 +200,7 @@ class LocalGateway implements Gateway {
   }
 
   async listen(): Promise<void> {
-    const port = this.opts.port ?? 3001;
+    const port = this.opts.port ?? DEFAULT_PORTS.gateway;
     await listen(this.server, port, this.host, 'WebSocket gateway', '--port');
     this.server.on('error', (err) => this.log(`error: gateway server: ${err.message}`));
 

@@ -25,7 +25,8 @@ import type { Env } from '../core/handler-env.js';
 import { generateJwtSecret } from '../core/tokens.js';
 import type { LineLogger } from '../core/handler-log.js';
 import type { ServiceEndpoints } from '../config/stage-record.js';
-import { DEFAULT_PORTS } from '../config/dev-settings.js';
+import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
+import { DEFAULT_REGION } from '../core/defaults.js';
 
 export interface LocalStackOptions {
   stage?: string;
@@ -81,8 +82,8 @@ const silent: LineLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const stage = opts.stage ?? 'local';
-  const host = opts.host ?? '127.0.0.1';
-  const region = opts.region ?? 'us-east-1';
+  const host = opts.host ?? DEFAULT_HOST;
+  const region = opts.region ?? DEFAULT_REGION;
   const names = resourceNames(stage);
   const logger = opts.logger ?? silent;
   const jwtSecret = opts.jwtSecret ?? generateJwtSecret();
