@@ -107,45 +107,24 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
       ],
       undefined,
     );
+  // Hermes's own endpoints and queues: a variable, else what `hermes dev` or deploy recorded.
+  const envOrRecord = (envName: string, recordValue: string | undefined) =>
+    pick<string | undefined>(
+      [
+        ['env', envName, env[envName]],
+        ['stack', recordFrom, recordValue],
+      ],
+      undefined,
+    );
   const endpoints = {
     dynamodb: service('AWS_ENDPOINT_URL_DYNAMODB', record?.endpoints.dynamodb),
     sqs: service('AWS_ENDPOINT_URL_SQS', record?.endpoints.sqs),
-    management: pick<string | undefined>(
-      [
-        ['env', 'HERMES_MANAGEMENT_ENDPOINT', env.HERMES_MANAGEMENT_ENDPOINT],
-        ['stack', recordFrom, record?.endpoints.management],
-      ],
-      undefined,
-    ),
-    websocket: pick<string | undefined>(
-      [
-        ['env', 'HERMES_WEBSOCKET_URL', env.HERMES_WEBSOCKET_URL],
-        ['stack', recordFrom, record?.endpoints.websocket],
-      ],
-      undefined,
-    ),
+    management: envOrRecord('HERMES_MANAGEMENT_ENDPOINT', record?.endpoints.management),
+    websocket: envOrRecord('HERMES_WEBSOCKET_URL', record?.endpoints.websocket),
   };
-  const queueUrl = pick<string | undefined>(
-    [
-      ['env', 'HERMES_QUEUE_URL', env.HERMES_QUEUE_URL],
-      ['stack', recordFrom, record?.queueUrl],
-    ],
-    undefined,
-  );
-  const dlqUrl = pick<string | undefined>(
-    [
-      ['env', 'HERMES_DLQ_URL', env.HERMES_DLQ_URL],
-      ['stack', recordFrom, record?.dlqUrl],
-    ],
-    undefined,
-  );
-  const jwtSecret = pick<string | undefined>(
-    [
-      ['env', 'HERMES_JWT_SECRET', env.HERMES_JWT_SECRET],
-      ['stack', recordFrom, record?.jwtSecret],
-    ],
-    undefined,
-  );
+  const queueUrl = envOrRecord('HERMES_QUEUE_URL', record?.queueUrl);
+  const dlqUrl = envOrRecord('HERMES_DLQ_URL', record?.dlqUrl);
+  const jwtSecret = envOrRecord('HERMES_JWT_SECRET', record?.jwtSecret);
   const costRaw = pick<string | undefined>(
     [
       ['env', 'HERMES_BCRYPT_COST', env.HERMES_BCRYPT_COST],
