@@ -25,7 +25,7 @@ export interface ErrorFrame {
 }
 
 /**
- * The action a client sends only to reset API Gateway's 10-minute idle timer (spec §5);
+ * The action a client sends only to reset API Gateway's 10-minute idle timer (docs/api-gateway-websocket.md §5);
  * `$default` answers it with nothing.
  */
 export const KEEPALIVE_ACTION = 'keepalive';

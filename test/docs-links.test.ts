@@ -173,6 +173,17 @@ describe('docs links', () => {
     expect(missing).toEqual([]);
   });
 
+  it('code cites the AWS behaviour by this repository\'s doc, named in every file that cites it', () => {
+    const outside = /spec\/apigw-websocket\.md|\bspec\s§|spec "still open"/;
+    const problems = CODE_DIRS.flatMap(codeFiles).flatMap((file) => {
+      const text = readFileSync(path.join(root, file), 'utf8');
+      const stale = text.split('\n').flatMap((line, i) => (outside.test(line) ? [`${file}:${i + 1} cites the design note: ${line.trim()}`] : []));
+      const unnamed = /§\s?\d/.test(text) && !text.includes(AWS_DOC) ? [`${file} cites §n but never names ${AWS_DOC}`] : [];
+      return [...stale, ...unnamed];
+    });
+    expect(problems).toEqual([]);
+  });
+
   // The checker itself, on links that must fail: a test that cannot fail proves nothing.
   it('reports missing files, missing headings and links leaving the repository', () => {
     const problem = (target: string, file = 'docs/architecture.md') => linkProblem({ file, line: 1, target });

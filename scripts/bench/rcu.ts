@@ -1,7 +1,7 @@
 /**
  * Read capacity per message: fan-out through the room index (Query on the GSI) against a Scan
  * of the whole connections table with a filter on room_id, as the original design did.
- * Computed from the rules of spec §7, not taken from the emulator: a read's cost is the sum of
+ * Computed from the rules of docs/api-gateway-websocket.md §7, not taken from the emulator: a read's cost is the sum of
  * the sizes of the items it reads (evaluated, before any filter; projections do not reduce it),
  * rounded up to 4 KB per request page, times 0.5 for an eventually consistent read. The items
  * each Scan page evaluated are read back (same start key, Limit = ScannedCount, no filter) to
@@ -90,7 +90,7 @@ async function seed(ddb: DynamoDBDocumentClient, table: string, rooms: number, p
 
 const emptyCost = (): ReadCost => ({ requests: 0, itemsRead: 0, itemsReturned: 0, bytesRead: 0, rcu: 0, reportedRcu: 0 });
 
-/** One request page: its cost is the size of what it read, rounded up per page (spec §7). */
+/** One request page: its cost is the size of what it read, rounded up per page (docs/api-gateway-websocket.md §7). */
 function addPage(cost: ReadCost, itemsRead: number, itemsReturned: number, bytes: number, reported = 0): void {
   cost.requests++;
   cost.itemsRead += itemsRead;
@@ -175,7 +175,7 @@ export async function measureRcu(ddb: DynamoDBDocumentClient, opts: { rooms?: nu
       ratio: round(scan.rcu / query.rcu, 1),
       sampledRooms: sampled.length,
       method:
-        'RCU computed from spec §7: per request page, the summed size of the items read (a Scan evaluates every item of the page ' +
+        'RCU computed from docs/api-gateway-websocket.md §7: per request page, the summed size of the items read (a Scan evaluates every item of the page ' +
         'before its filter; projections do not reduce the cost; a GSI with projection ALL reads whole items), rounded up to 4 KB, ' +
         'x 0.5 (eventually consistent). Item size = attribute names + values (strings in UTF-8 bytes, numbers ~1 byte per 2 digits + 1).',
     };

@@ -137,7 +137,7 @@ async function leanPostToConnection(opts: {
   const url = new URL(opts.endpoint);
   const request = url.protocol === 'https:' ? https.request : http.request;
   const port = url.port ? Number(url.port) : undefined;
-  // The SDK appends `/@connections/{id}` to the endpoint's path minus one trailing slash (spec §4.2).
+  // The SDK appends `/@connections/{id}` to the endpoint's path minus one trailing slash (docs/api-gateway-websocket.md §4.2).
   const basePath = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
   // The SDK's own signer (with its signing-key cache). A payload hash given as
   // x-amz-content-sha256 is used as is, so each frame is hashed once per message, not once
@@ -175,7 +175,7 @@ async function leanPostToConnection(opts: {
     try {
       parsed = JSON.parse(body) as Record<string, unknown>;
     } catch {
-      // A real 410 has a non-JSON body (spec §4.1); the type is in the header.
+      // A real 410 has a non-JSON body (docs/api-gateway-websocket.md §4.1); the type is in the header.
     }
     // As the SDK finds it: header, then body `code`, then `__type`; without namespace or suffix.
     const raw = String(headers['x-amzn-errortype'] ?? parsed.code ?? parsed.__type ?? 'Unknown');

@@ -7,7 +7,7 @@
  * - rows whose connection answers GetConnection with 410 GoneException.
  * It is safe while traffic flows. Rows younger than `minAgeMs` are left alone: the connect
  * handler writes the row *during* `$connect`, when the gateway still answers 410 for the
- * connection (spec §4.3), so a young row that looks gone may be one that is about to open.
+ * connection (docs/api-gateway-websocket.md §4.3), so a young row that looks gone may be one that is about to open.
  * Deleting a row someone else deleted meanwhile is harmless, and a probe that fails for any
  * other reason keeps the row and is reported.
  */

@@ -1,7 +1,7 @@
 /**
  * The WebSocket proxy event as API Gateway really sends it. @types/aws-lambda's
  * APIGatewayProxyWebsocketEventV2 lacks `authorizer`, `identity` and the disconnect fields,
- * which AWS does send (spec §1.5), so the handlers use this type.
+ * which AWS does send (docs/api-gateway-websocket.md §1.5), so the handlers use this type.
  */
 export interface WebSocketEvent {
   requestContext: {
@@ -16,7 +16,7 @@ export interface WebSocketEvent {
     stage: string;
     apiId: string;
     identity?: { sourceIp?: string; userAgent?: string };
-    /** Authorizer context: values are strings (spec §2.4). */
+    /** Authorizer context: values are strings (docs/api-gateway-websocket.md §2.4). */
     authorizer?: { principalId?: string; user_id?: string; room_id?: string; token_id?: string; [k: string]: unknown };
     disconnectStatusCode?: number;
     disconnectReason?: string;

@@ -2,7 +2,7 @@
  * Local DynamoDB: dynalite (LevelDB-backed, speaks the real DynamoDB JSON protocol), persisted
  * in the state dir or kept in memory.
  *
- * Deviation from AWS (spec §7): TTL is not swept; expired rows stay until deleted, as on AWS
+ * Deviation from AWS (docs/api-gateway-websocket.md §7): TTL is not swept; expired rows stay until deleted, as on AWS
  * for up to days, so code that forgets to filter on expires_at is caught here too.
  */
 import { createRequire } from 'node:module';

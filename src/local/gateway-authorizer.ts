@@ -1,5 +1,5 @@
 /**
- * The REQUEST authorizer on `$connect` (spec/apigw-websocket.md §2): identity-source checks,
+ * The REQUEST authorizer on `$connect` (docs/api-gateway-websocket.md §2): identity-source checks,
  * the authorizer event, and how API Gateway judges the authorizer's answer. Pure functions; the
  * gateway does the invoking.
  */

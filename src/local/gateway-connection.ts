@@ -1,7 +1,7 @@
 /**
  * One open WebSocket connection of the local gateway, after `$connect` said yes: its inbound
  * rules (text only, 32 KB frames, 128 KB messages), the per-connection message queue, the idle
- * and maximum-lifetime timers, and how it closes (spec/apigw-websocket.md §1.4, §5).
+ * and maximum-lifetime timers, and how it closes (docs/api-gateway-websocket.md §1.4, §5).
  * What a message *does* (route selection, handlers) belongs to the gateway, via `hooks`.
  */
 import type { Duplex } from 'node:stream';

@@ -1,7 +1,7 @@
 /**
  * The AWS-shaped values the local gateway hands to Lambda handlers: ids, the `requestContext`
  * shared by every event, and the CONNECT / MESSAGE / DISCONNECT proxy events of
- * spec/apigw-websocket.md §1, plus route selection (§3). Pure functions, no sockets.
+ * docs/api-gateway-websocket.md §1, plus route selection (§3). Pure functions, no sockets.
  */
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -262,7 +262,7 @@ export function errorFrame(message: string, connectionId: string, requestId: str
 
 /**
  * The status of a Lambda proxy result. A result without `statusCode` counts as 200 (our
- * choice; the spec does not cover it); an impossible status (or a 1xx) is an integration
+ * choice; §1.6 does not cover it); an impossible status (or a 1xx) is an integration
  * failure, 502.
  */
 export function proxyStatus(result: any): number {

@@ -1,6 +1,6 @@
 /**
  * Local stand-in for an API Gateway WebSocket API and its `@connections` management API,
- * following spec/apigw-websocket.md (§n below refers to it). One HTTP server answers both:
+ * following docs/api-gateway-websocket.md (§n below refers to it). One HTTP server answers both:
  * WebSocket handshakes on `/{stage}` and management calls on `/{stage}/@connections/{id}`, so
  * the unchanged AWS SDK client works with `endpoint: gateway.managementEndpoint`.
  *
@@ -415,7 +415,7 @@ class LocalGateway implements Gateway {
       }
       this.log(`message ${conn.id} ${routeKey} (${Date.now() - started} ms)`);
     } catch (err) {
-      // A message-route timeout is not documented (spec "still open"); we send the text API
+      // A message-route timeout is not documented (an open question, §8); we send the text API
       // Gateway uses for REST integration timeouts, in the same frame shape as other errors.
       const timedOut = err instanceof IntegrationTimeout;
       conn.send(errorFrame(timedOut ? 'Endpoint request timed out' : 'Internal server error', conn.id, requestId));

@@ -1,5 +1,5 @@
 /**
- * The `@connections` management API (spec/apigw-websocket.md §4) on the gateway's HTTP server:
+ * The `@connections` management API (docs/api-gateway-websocket.md §4) on the gateway's HTTP server:
  * `POST|GET|DELETE /{stage}/@connections/{id}`, answering with the status codes and
  * `x-amzn-ErrorType` headers the AWS SDK maps to its exception classes. SigV4 signatures are
  * ignored (§4.1). The connections themselves live in the gateway, behind `ConnectionRegistry`.

@@ -1,5 +1,5 @@
 /**
- * The SQS → Lambda event source mapping, locally (spec §6): long-poll the queue, hand batches
+ * The SQS → Lambda event source mapping, locally (docs/api-gateway-websocket.md §6): long-poll the queue, hand batches
  * of up to `batchSize` records to the function, delete what succeeded. A throw leaves the whole
  * batch to reappear after the visibility timeout; with ReportBatchItemFailures only the listed
  * records do; an invalid response counts as a full failure. The queue's redrive policy moves a
