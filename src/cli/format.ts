@@ -91,3 +91,18 @@ export function formatFrame(c: Colors, frame: Frame, receivedAt = new Date()): s
   }
   return `${c.dim(clock(time))}  ${colorFor(c, type)(type.padEnd(7))}  ${c.bold(sender.padEnd(9))}  ${body}`;
 }
+
+/** The last part of a queue URL: its name. */
+export function queueName(url: string): string {
+  return url.slice(url.lastIndexOf('/') + 1);
+}
+
+/** Body text on one line, cut to `max` characters. */
+export function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\r?\n/g, '\\n');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

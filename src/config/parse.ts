@@ -47,3 +47,9 @@ export function parseBcryptCost(raw: string | undefined, name = 'HERMES_BCRYPT_C
   }
   return n;
 }
+
+/** A flag given with an empty value is a mistake, not "all". */
+export function nonEmpty(flag: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.trim() === '') throw new UsageError(`Invalid ${flag} value: it is empty.`, { hint: `Pass ${flag} <value>, or leave the flag out.` });
+  return value;
+}

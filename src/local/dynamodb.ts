@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { DescribeTableCommand, CreateTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { listen, closeServer } from './listen.js';
+import { bindPort, closeServer } from './bind.js';
 import { tableDefinitions } from '../stack/tables.js';
 import type { ResourceNames } from '../stack/names.js';
 
@@ -24,7 +24,7 @@ export interface LocalDynamo {
 export async function startDynamo(opts: { host: string; port: number; path?: string }): Promise<LocalDynamo> {
   const dynalite = require('dynalite') as (o: object) => Server;
   const server = dynalite({ path: opts.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const port = await listen(server, opts.port, opts.host, 'DynamoDB', '--dynamodb-port');
+  const port = await bindPort(server, opts.port, opts.host, 'DynamoDB', '--dynamodb-port');
   return { endpoint: `http://${opts.host}:${port}`, port, close: () => closeServer(server) };
 }
 

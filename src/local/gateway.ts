@@ -39,7 +39,7 @@ import {
   type IdentitySource,
 } from './gateway-authorizer.js';
 import { managementApi, type ConnectionRegistry, type PostOutcome } from './management-api.js';
-import { listen } from './listen.js';
+import { bindPort } from './bind.js';
 import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
 import { DEFAULT_REGION } from '../core/defaults.js';
 
@@ -201,7 +201,7 @@ class LocalGateway implements Gateway {
 
   async listen(): Promise<void> {
     const port = this.opts.port ?? DEFAULT_PORTS.gateway;
-    await listen(this.server, port, this.host, 'WebSocket gateway', '--port');
+    await bindPort(this.server, port, this.host, 'WebSocket gateway', '--port');
     this.server.on('error', (err) => this.log(`error: gateway server: ${err.message}`));
 
     this.port = (this.server.address() as AddressInfo).port;

@@ -6,7 +6,7 @@
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
-import { listen, closeServer } from './listen.js';
+import { bindPort, closeServer } from './bind.js';
 import type { ResourceNames } from '../stack/names.js';
 import { QUEUES, QUEUE_ORDER, sqsAttributes, type QueueDefinition, type QueueKey } from '../stack/definition.js';
 
@@ -28,7 +28,7 @@ export async function startSqs(opts: { host: string; port: number; region: strin
       res.end();
     });
   });
-  const port = await listen(server, opts.port, opts.host, 'SQS', '--sqs-port');
+  const port = await bindPort(server, opts.port, opts.host, 'SQS', '--sqs-port');
   handle = createRequestHandler({
     region: opts.region,
     hostname: opts.host,

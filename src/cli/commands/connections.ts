@@ -17,7 +17,9 @@ async function list(ctx: CliContext, opts: ListOptions) {
   const { listConnections } = await import('../../core/connections.js');
   const { mapLimit } = await import('../../core/concurrency.js');
   const { probeConnection } = await import('../../core/management.js');
-  const { connectionStore, nonEmpty, plural } = await import('../ops-deps.js');
+  const { connectionStore } = await import('../stage-resources.js');
+  const { plural } = await import('../format.js');
+  const { nonEmpty } = await import('../../config/parse.js');
   const { table, humanDuration } = await import('../format.js');
   const roomId = nonEmpty('--room', opts.room);
   const userId = nonEmpty('--user', opts.user);

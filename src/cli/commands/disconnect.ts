@@ -14,8 +14,10 @@ interface DisconnectFlags {
 async function disconnect(ctx: CliContext, flags: DisconnectFlags) {
   const { UsageError } = await import('../../core/errors.js');
   const { listConnections } = await import('../../core/connections.js');
-  const { closeConnections } = await import('../../core/disconnect.js');
-  const { connectionStore, nonEmpty, plural } = await import('../ops-deps.js');
+  const { closeConnections } = await import('../../core/close-connections.js');
+  const { connectionStore } = await import('../stage-resources.js');
+  const { plural } = await import('../format.js');
+  const { nonEmpty } = await import('../../config/parse.js');
   const { table } = await import('../format.js');
 
   const given = (

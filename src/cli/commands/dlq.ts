@@ -11,7 +11,8 @@ const BODY_CHARS = 200;
 async function list(ctx: CliContext, flags: { limit?: string }) {
   const { parseIntFlag } = await import('../../config/parse.js');
   const { peekDeadLetters, maxReceiveCountOf, queueDepth } = await import('../../core/dlq.js');
-  const { requireQueues, queueName, oneLine, plural } = await import('../ops-deps.js');
+  const { requireQueues } = await import('../stage-resources.js');
+  const { queueName, oneLine, plural } = await import('../format.js');
   const { utcSeconds } = await import('../format.js');
   const limit = flags.limit === undefined ? 10 : parseIntFlag('--limit', flags.limit, 1, 1000);
   const { queueUrl, dlqUrl } = requireQueues(ctx);
@@ -42,7 +43,8 @@ async function list(ctx: CliContext, flags: { limit?: string }) {
 
 async function redrive(ctx: CliContext, flags: { copy?: boolean }) {
   const { redriveDeadLetters } = await import('../../core/dlq.js');
-  const { requireQueues, queueName, plural } = await import('../ops-deps.js');
+  const { requireQueues } = await import('../stage-resources.js');
+  const { queueName, plural } = await import('../format.js');
   const { queueUrl, dlqUrl } = requireQueues(ctx);
   const sqs = await ctx.sqs();
   let lastReport = Date.now();
@@ -90,7 +92,8 @@ async function redrive(ctx: CliContext, flags: { copy?: boolean }) {
 
 async function purge(ctx: CliContext) {
   const { purgeDeadLetters, queueDepth } = await import('../../core/dlq.js');
-  const { requireQueues, queueName, plural } = await import('../ops-deps.js');
+  const { requireQueues } = await import('../stage-resources.js');
+  const { queueName, plural } = await import('../format.js');
   const { dlqUrl } = requireQueues(ctx);
   const sqs = await ctx.sqs();
   const name = queueName(dlqUrl);

@@ -17,7 +17,8 @@ const PROGRESS_FROM_ROWS = 200;
 async function prune(ctx: CliContext, flags: PruneFlags) {
   const { pruneStale, DEFAULT_PRUNE_CONCURRENCY, DEFAULT_PRUNE_MIN_AGE_MS } = await import('../../core/prune.js');
   const { parseDuration, parseIntFlag } = await import('../../config/parse.js');
-  const { connectionStore, plural } = await import('../ops-deps.js');
+  const { connectionStore } = await import('../stage-resources.js');
+  const { plural } = await import('../format.js');
   const { table, humanDuration } = await import('../format.js');
   const minAgeMs = flags.minAge === undefined ? DEFAULT_PRUNE_MIN_AGE_MS : parseDuration('--min-age', flags.minAge) * 1000;
   const concurrency = flags.concurrency === undefined ? DEFAULT_PRUNE_CONCURRENCY : parseIntFlag('--concurrency', flags.concurrency, 1, 256);

@@ -12,7 +12,8 @@ async function status(ctx: CliContext) {
   const { queueDepth } = await import('../../core/dlq.js');
   const { listConnections } = await import('../../core/connections.js');
   const { listTokens } = await import('../../core/tokens.js');
-  const { requireQueues, connectionStore, queueName, plural } = await import('../ops-deps.js');
+  const { requireQueues, connectionStore } = await import('../stage-resources.js');
+  const { queueName, plural } = await import('../format.js');
   const { humanDuration } = await import('../format.js');
   const cfg = ctx.config();
   const stage = cfg.stage.value;

@@ -1,4 +1,4 @@
-/** Listening on a port with an error that says which service and port, not a raw EADDRINUSE. */
+/** Binding a local server to its port, with an error that says which service and port, not a raw EADDRINUSE. */
 import type { Server } from 'node:net';
 import { HermesError } from '../core/errors.js';
 
@@ -22,7 +22,7 @@ export class ListenError extends HermesError {
   }
 }
 
-export function listen(server: Server, port: number, host: string, service: string, flag: string): Promise<number> {
+export function bindPort(server: Server, port: number, host: string, service: string, flag: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       server.off('listening', onListening);
