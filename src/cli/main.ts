@@ -9,7 +9,6 @@ import { makeAction, type RunnerState } from './runner.js';
 import { COMMANDS } from './commands/index.js';
 import { VERSION } from './version.js';
 
-export type Register = (program: Command, action: (run: Parameters<typeof makeAction>[1]) => (...args: unknown[]) => Promise<void>) => void;
 
 export function buildProgram(state: RunnerState): Command {
   const program = new Command('hermes')

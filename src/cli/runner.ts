@@ -50,3 +50,6 @@ export function makeAction(state: RunnerState, run: (ctx: CliContext, args: unkn
     }
   };
 }
+
+/** How a verb's module declares its command and flags on the program (src/cli/commands/index.ts lists them). */
+export type Register = (program: Command, action: (run: Parameters<typeof makeAction>[1]) => (...args: unknown[]) => Promise<void>) => void;

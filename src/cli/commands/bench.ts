@@ -4,7 +4,7 @@
  * frames. Against the local stack by default: the running `hermes dev` if there is one, else a
  * stack started in this process; against a deployed stage with --stage.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../runner.js';
 

@@ -3,7 +3,7 @@
  * so every verb and flag added later is covered without editing this file.
  */
 import type { Command, Option } from 'commander';
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CommandResult } from '../runner.js';
 
 interface Node {

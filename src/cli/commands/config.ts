@@ -1,5 +1,5 @@
 /** `hermes config show`: every resolved setting and where it came from, secrets redacted. */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 
 export const register: Register = (program, action) => {
   const config = program.command('config').description('inspect resolved configuration');

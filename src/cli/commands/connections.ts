@@ -2,7 +2,7 @@
  * `hermes connections list`: the rows of the connections table (a room or user through its
  * index), each probed with GetConnection for its last activity unless --no-probe.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 
 interface ListOptions {

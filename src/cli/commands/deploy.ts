@@ -2,7 +2,7 @@
  * `hermes deploy --stage S [--dry-run]`: create or update the stage on AWS through the SDK,
  * idempotently. This module stays light; the SDK and src/deploy load inside the action.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../runner.js';
 import type { Aws } from '../../deploy/aws.js';

@@ -2,7 +2,7 @@
  * `hermes destroy --stage S --yes`: delete everything deploy made for the stage, in reverse
  * order, and only resources tagged with the stage. Needs --yes without a terminal.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../runner.js';
 import type { Aws } from '../../deploy/aws.js';

@@ -3,7 +3,7 @@
  * Ports default to the ecosystem's usual ones (gateway 3001, DynamoDB 8000, SQS 9324); each,
  * and the host, resolves like every setting (src/config/dev-settings.ts), 0 for any free port.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 import { DEFAULT_HOST, DEFAULT_PORTS, resolveDevSettings, type DevFlags } from '../../config/dev-settings.js';
 

@@ -2,7 +2,7 @@
  * `hermes disconnect`: close connections through the `@connections` API (the client sees
  * 1000), by id, by user or by room. Closing more than one named id needs confirmation.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 
 interface DisconnectFlags {

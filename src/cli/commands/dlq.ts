@@ -3,7 +3,7 @@
  * moves the dead letters back to the main queue; purge deletes them (after confirmation).
  * The logic is core/dlq.ts.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 
 const BODY_CHARS = 200;

@@ -1,5 +1,5 @@
 /** Every verb's registration, in help order. Each module is light: heavy imports are in actions. */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import { register as dev } from './dev.js';
 import { register as config } from './config.js';
 import { register as deploy } from './deploy.js';

@@ -5,7 +5,7 @@
  * reconnects when the connection drops and stops for good when a handshake is refused (token
  * revoked or expired). The connection is the client library's (../listen-connection.ts).
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../runner.js';
 

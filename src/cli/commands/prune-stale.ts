@@ -2,7 +2,7 @@
  * `hermes prune-stale`: delete connection rows whose client is gone (410 from GetConnection)
  * or that outlived API Gateway's 2-hour limit. The logic is core/prune.ts; this prints it.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 
 interface PruneFlags {

@@ -4,7 +4,7 @@
  * --file or standard input. Sent through core publish; every message's id is reported, and an
  * entry the queue rejects makes the exit code 1.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../runner.js';
 import type { SQSClient } from '@aws-sdk/client-sqs';

@@ -2,7 +2,7 @@
  * `hermes status`: one screen on a stage: where it runs, how deep its queues are, who is
  * connected, how many tokens are live. When nothing runs there: one line and exit 1.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 
 const TOP_ROOMS = 10;

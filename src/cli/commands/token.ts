@@ -2,7 +2,7 @@
  * `hermes token issue|list|revoke|verify`: the tokens a browser connects with. All of it is
  * core tokens.ts; this file reads flags and shapes output. The signing secret is never printed.
  */
-import type { Register } from '../main.js';
+import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
 import type { CommandResult } from '../runner.js';
 
