@@ -7,7 +7,7 @@ import {
   API, AUTHORIZER, ENTRY, EVENT_SOURCE, FUNCTIONS, HANDLER_NAMES, QUEUES, QUEUE_ORDER, ROUTES, RUNTIME, functionEnvironment,
   sqsAttributes, type EnvSetting, type HandlerName,
 } from '../stack/definition.js';
-import type { ResourceNames } from '../stack/names.js';
+import { nameSettings, type ResourceNames } from '../stack/names.js';
 import { TABLES, TABLE_KEYS, TTL_ATTRIBUTE, createTableInput, keySchemaName } from '../stack/tables.js';
 import { arnsFor, type KnownIds, type StageArns } from './arns.js';
 import { LAMBDA_TRUST_POLICY, rolePolicy } from './policies.js';
@@ -34,9 +34,7 @@ export interface DesiredInput {
 function settingValues(input: DesiredInput, arns: StageArns): Partial<Record<EnvSetting, string>> {
   const { names } = input;
   return {
-    stage: names.stage,
-    connectionsTable: names.connectionsTable,
-    tokensTable: names.tokensTable,
+    ...nameSettings(names),
     jwtSecret: input.jwtSecret,
     queueUrl: arns.queueUrl,
     dlqUrl: arns.dlqUrl,

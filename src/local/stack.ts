@@ -17,7 +17,7 @@ import { readableHandlerLine } from './handler-log-lines.js';
 import { startPoller, type Poller } from './poller.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { createDocumentClient, createSqsClient } from '../core/clients.js';
-import { resourceNames, type ResourceNames } from '../stack/names.js';
+import { nameSettings, resourceNames, type ResourceNames } from '../stack/names.js';
 import {
   AUTHORIZER, EVENT_SOURCE, FUNCTIONS, HANDLER_NAMES, ROUTES, functionEnvironment, type EnvSetting, type HandlerName,
 } from '../stack/definition.js';
@@ -147,9 +147,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // Each function gets what its deployed twin gets (the definition's list for it, so the
     // secret goes to the authorizer alone), plus what the Lambda runtime would set.
     const values: Partial<Record<EnvSetting, string>> = {
-      stage,
-      connectionsTable: names.connectionsTable,
-      tokensTable: names.tokensTable,
+      ...nameSettings(names),
       jwtSecret,
       queueUrl: queues.queueUrl,
       dlqUrl: queues.dlqUrl,

@@ -1,5 +1,5 @@
 /** Resource naming: every AWS resource of a stage is called `hermes-<stage>-<part>`. */
-import { QUEUES, type HandlerName, type QueueKey, type TableKey } from './definition.js';
+import { QUEUES, type EnvSetting, type HandlerName, type QueueKey, type TableKey } from './definition.js';
 
 export interface ResourceNames {
   stage: string;
@@ -42,4 +42,9 @@ export function resourceNames(stage: string): ResourceNames {
     fn: (h) => `${p}-${h}`,
     role: (h) => `${p}-${h}-role`,
   };
+}
+
+/** The settings whose values are names alone (the stage and its tables): the same locally and deployed. */
+export function nameSettings(names: ResourceNames): Partial<Record<EnvSetting, string>> {
+  return { stage: names.stage, connectionsTable: names.connectionsTable, tokensTable: names.tokensTable };
 }
