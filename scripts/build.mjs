@@ -12,6 +12,8 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
+// `hermes deploy` uploads only the Lambda bundles: it skips the CLI, the client and its types.
+const lambdasOnly = process.argv.includes('--lambdas-only');
 
 /**
  * The functions to bundle, from the stage definition (src/stack/definition.ts, pure data):
@@ -48,7 +50,7 @@ async function main() {
   const hasClient = existsSync(path.join(root, 'client/hermes-client.ts'));
   // `npm ci` (prepare) skips the client's .d.mts: loading TypeScript would add about a second
   // to getting from a clone to a running stack; `npm run build` and `npm test` emit it.
-  const types = hasClient && !process.argv.includes('--no-types') ? declarationsInParallel() : Promise.resolve();
+  const types = hasClient && !lambdasOnly && !process.argv.includes('--no-types') ? declarationsInParallel() : Promise.resolve();
   const functions = await stageFunctions();
   const lambdas = build({
     absWorkingDir: root,
@@ -65,7 +67,7 @@ async function main() {
     logLevel: 'warning',
   });
 
-  const cli = build({
+  const cli = !lambdasOnly && build({
     absWorkingDir: root,
     entryPoints: { cli: 'src/cli/main.ts' },
     outdir: 'dist',
@@ -82,7 +84,7 @@ async function main() {
     chunkNames: 'chunks/[name]-[hash]',
   });
 
-  const client = hasClient &&
+  const client = hasClient && !lambdasOnly &&
     build({
       absWorkingDir: root,
       entryPoints: { 'hermes-client': 'client/hermes-client.ts' },
@@ -97,8 +99,8 @@ async function main() {
   await Promise.all([lambdas, cli, client, types]);
   // The demo page `hermes dev` serves, next to the bundles that serve it (src/local/demo.ts).
   const demoDir = path.join(root, 'src/local/demo');
-  if (existsSync(demoDir)) cpSync(demoDir, path.join(root, 'dist/demo'), { recursive: true });
-  if (!quiet) process.stderr.write(`hermes: built lambdas, CLI and client in ${Date.now() - started} ms\n`);
+  if (existsSync(demoDir) && !lambdasOnly) cpSync(demoDir, path.join(root, 'dist/demo'), { recursive: true });
+  if (!quiet) process.stderr.write(`hermes: built ${lambdasOnly ? 'the lambdas' : 'lambdas, CLI and client'} in ${Date.now() - started} ms\n`);
 }
 
 /**

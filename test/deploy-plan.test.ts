@@ -99,7 +99,7 @@ function deployedAs(d: DesiredState): ObservedState {
           },
         ]),
       ),
-      stage: { deploymentId: 'dep1', tags: { ...d.stage.tags } },
+      stage: { autoDeploy: true, tags: { ...d.stage.tags } },
     },
     mapping: { uuid: 'm1', batchSize: 10, responseTypes: ['ReportBatchItemFailures'], state: 'Enabled' },
   };
@@ -116,10 +116,10 @@ describe('deploy plan', () => {
       'table', 'table', 'queue', 'queue', 'api',
       ...HANDLER_NAMES.map(() => 'role'), ...HANDLER_NAMES.map(() => 'function'),
       'authorizer', 'integration', 'integration', 'integration', 'integration',
-      'route', 'route', 'route', 'route', 'stage',
-      ...HANDLER_NAMES.map(() => 'permission'), 'deployment', 'event-source-mapping',
+      'route', 'route', 'route', 'route',
+      ...HANDLER_NAMES.map(() => 'permission'), 'stage', 'event-source-mapping',
     ]);
-    expect(items).toHaveLength(32);
+    expect(items).toHaveLength(31);
     // The DLQ comes before the queue whose redrive policy points at it.
     expect(items[2].resource).toBe(names.dlq);
   });
@@ -128,7 +128,7 @@ describe('deploy plan', () => {
     const d = desired();
     const items = plan(d, deployedAs(d));
     expect(changed(items)).toEqual([]);
-    expect(summarize(items)).toEqual({ create: 0, update: 0, unchanged: 32, delete: 0 });
+    expect(summarize(items)).toEqual({ create: 0, update: 0, unchanged: 31, delete: 0 });
   });
 
   it('updates only the function whose code changed', () => {
@@ -213,7 +213,7 @@ describe('deploy plan', () => {
     );
   });
 
-  it('re-points routes and redeploys the stage when the API changes; an unchanged API is not redeployed', () => {
+  it('re-points routes and puts the authorizer back on $connect; nothing else changes', () => {
     const d = desired();
     const o = deployedAs(d);
     o.api!.routes.sendMessage.target = 'integrations/int0';
@@ -222,14 +222,21 @@ describe('deploy plan', () => {
     const items = plan(d, o);
     expect(find(items, 'route', 'sendMessage').changes).toEqual(['target → send-message']);
     expect(find(items, 'route', '$connect').changes).toEqual(['authorization NONE → CUSTOM']);
-    expect(find(items, 'deployment', 'dev')).toMatchObject({ action: 'create', changes: ['route $connect updated', 'route sendMessage updated'] });
+    expect(changed(items)).toEqual(['route:$connect:update', 'route:sendMessage:update']);
   });
 
-  it('creates a deployment when the stage has none', () => {
+  it('turns auto-deploy back on for a stage that lost it', () => {
     const d = desired();
     const o = deployedAs(d);
-    delete o.api!.stage!.deploymentId;
-    expect(changed(plan(d, o))).toEqual(['deployment:dev:create']);
+    o.api!.stage!.autoDeploy = false;
+    expect(changed(plan(d, o))).toEqual(['stage:dev:update']);
+    expect(find(plan(d, o), 'stage', 'dev').changes).toEqual(['auto-deploy on']);
+  });
+
+  it('creates the stage after every route, the authorizer and the invoke permissions', () => {
+    const kinds = plan(desired(), { tables: {}, queues: {}, roles: {}, functions: {} }).map((i) => i.kind);
+    const stage = kinds.indexOf('stage');
+    for (const k of ['authorizer', 'route', 'integration', 'permission'] as const) expect(kinds.lastIndexOf(k)).toBeLessThan(stage);
   });
 
   it('fixes the event-source mapping and a permission with the wrong source', () => {

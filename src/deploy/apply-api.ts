@@ -1,14 +1,16 @@
 /**
- * Apply: the WebSocket API and what hangs off it (authorizer, integrations, routes, stage,
- * deployment). `live` starts as the observed API and records each id as it is created, so
- * routes can point at integrations and the authorizer made moments earlier.
+ * Apply: the WebSocket API and what hangs off it (authorizer, integrations, routes, stage).
+ * `live` starts as the observed API and records each id as it is created, so routes can point
+ * at integrations and the authorizer made moments earlier. The stage auto-deploys: there is no
+ * deployment call, and every change below goes live as it is made (docs/deploy.md).
  */
 import {
-  CreateApiCommand, CreateAuthorizerCommand, CreateDeploymentCommand, CreateIntegrationCommand, CreateRouteCommand,
-  CreateStageCommand, TagResourceCommand, UpdateApiCommand, UpdateAuthorizerCommand, UpdateIntegrationCommand,
-  UpdateRouteCommand,
+  CreateApiCommand, CreateAuthorizerCommand, CreateIntegrationCommand, CreateRouteCommand, CreateStageCommand,
+  GetStageCommand, TagResourceCommand, UpdateApiCommand, UpdateAuthorizerCommand, UpdateIntegrationCommand,
+  UpdateRouteCommand, UpdateStageCommand,
 } from '@aws-sdk/client-apigatewayv2';
 import type { ApplyContext } from './apply-data.js';
+import { AUTHORIZER_TAG } from './spec.js';
 import type { ApiSpec, AuthorizerSpec, IntegrationSpec, ObservedApi, PlanItem, RouteSpec, StageSpec } from './types.js';
 
 const hasTagChange = (item: PlanItem) => item.changes.some((c) => c.startsWith('tag '));
@@ -35,12 +37,14 @@ export async function applyApi(ctx: ApplyContext, d: ApiSpec, o: ObservedApi | u
   return live;
 }
 
-export async function applyAuthorizer(ctx: ApplyContext, live: ObservedApi, d: AuthorizerSpec, item: PlanItem): Promise<void> {
+export async function applyAuthorizer(ctx: ApplyContext, live: ObservedApi, d: AuthorizerSpec, item: PlanItem, partition: string): Promise<void> {
   const send = ctx.aws.apigateway.at(`authorizer ${d.name}`);
   const fields = { AuthorizerUri: d.uri, IdentitySource: d.identitySource };
   if (item.action === 'create') {
     const a = await send(new CreateAuthorizerCommand({ ApiId: live.id, Name: d.name, AuthorizerType: 'REQUEST', ...fields }));
     live.authorizer = { id: a.AuthorizerId!, name: d.name, uri: d.uri, identitySource: d.identitySource };
+    // Until $connect names it, this tag is the only way to find it again (observe.ts).
+    await send(new TagResourceCommand({ ResourceArn: apiArn(ctx.aws.region, partition, live.id), Tags: { [AUTHORIZER_TAG]: a.AuthorizerId! } }));
   } else if (item.action === 'update') {
     await send(new UpdateAuthorizerCommand({ ApiId: live.id, AuthorizerId: live.authorizer!.id, AuthorizerType: 'REQUEST', ...fields }));
   }
@@ -58,6 +62,11 @@ export async function applyIntegration(ctx: ApplyContext, live: ObservedApi, d: 
   }
 }
 
+/**
+ * A route that runs the authorizer is created, and updated, with its AuthorizationType and
+ * AuthorizerId in the same call: on a live auto-deploying stage there is no moment at which
+ * `$connect` runs without its authorizer.
+ */
 export async function applyRoute(ctx: ApplyContext, live: ObservedApi, d: RouteSpec, item: PlanItem): Promise<void> {
   const send = ctx.aws.apigateway.at(`route ${d.routeKey}`);
   const fields = {
@@ -73,18 +82,24 @@ export async function applyRoute(ctx: ApplyContext, live: ObservedApi, d: RouteS
   }
 }
 
+/** Created last among the API's parts (plan.ts): an auto-deploying stage is live at once. */
 export async function applyStage(ctx: ApplyContext, live: ObservedApi, d: StageSpec, item: PlanItem, partition: string): Promise<void> {
   const send = ctx.aws.apigateway.at(`stage ${d.name}`);
   if (item.action === 'create') {
-    await send(new CreateStageCommand({ ApiId: live.id, StageName: d.name, Tags: d.tags, Description: `hermes stage ${d.name}` }));
-  } else if (item.action === 'update' && hasTagChange(item)) {
-    await send(new TagResourceCommand({ ResourceArn: apiArn(ctx.aws.region, partition, live.id, d.name), Tags: d.tags }));
+    await send(new CreateStageCommand({ ApiId: live.id, StageName: d.name, AutoDeploy: d.autoDeploy, Tags: d.tags, Description: `hermes stage ${d.name}` }));
+    return;
   }
+  if (item.action !== 'update') return;
+  if (live.stage?.autoDeploy !== d.autoDeploy) await send(new UpdateStageCommand({ ApiId: live.id, StageName: d.name, AutoDeploy: d.autoDeploy }));
+  if (hasTagChange(item)) await send(new TagResourceCommand({ ResourceArn: apiArn(ctx.aws.region, partition, live.id, d.name), Tags: d.tags }));
 }
 
-/** Routes and integrations take effect only once deployed to the stage. */
-export async function applyDeployment(ctx: ApplyContext, live: ObservedApi, stage: string, item: PlanItem): Promise<void> {
-  if (item.action !== 'create') return;
-  const send = ctx.aws.apigateway.at(`deployment of stage ${stage}`);
-  await send(new CreateDeploymentCommand({ ApiId: live.id, StageName: stage, Description: `hermes deploy ${new Date().toISOString()}` }));
+/**
+ * What API Gateway says about the stage's last automatic deployment (AWS fills
+ * LastDeploymentStatusMessage for auto-deploying stages; moto does not), to show after a
+ * deploy that changed the API.
+ */
+export async function lastDeploymentStatus(ctx: ApplyContext, live: ObservedApi, stage: string): Promise<string | undefined> {
+  const s = await ctx.aws.apigateway.at(`stage ${stage}`)(new GetStageCommand({ ApiId: live.id, StageName: stage }));
+  return s.LastDeploymentStatusMessage || undefined;
 }

@@ -36,12 +36,15 @@ export function defaultBundleDir(root = projectRoot()): string {
   return path.join(root, 'dist', 'lambdas');
 }
 
-/** Run the project's build so the bundles match the sources. Skipped where there are no sources. */
+/**
+ * Run the project's build so the bundles match the sources; only the Lambda bundles, the one
+ * thing deploy uploads. Skipped where there are no sources (an npm install of hermes).
+ */
 export async function buildBundles(root = projectRoot()): Promise<boolean> {
   const script = path.join(root, 'scripts', 'build.mjs');
   if (!existsSync(script) || !existsSync(path.join(root, 'lambdas'))) return false;
   try {
-    await promisify(execFile)(process.execPath, [script, '--quiet'], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+    await promisify(execFile)(process.execPath, [script, '--quiet', '--lambdas-only'], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
     return true;
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' ');

@@ -16,7 +16,7 @@ import { plan, summarize } from './plan.js';
 import { desiredState } from './spec.js';
 import { applyQueue, applyTable, type ApplyContext } from './apply-data.js';
 import { applyFunction, applyMapping, applyPermission, applyRole } from './apply-compute.js';
-import { applyApi, applyAuthorizer, applyDeployment, applyIntegration, applyRoute, applyStage } from './apply-api.js';
+import { applyApi, applyAuthorizer, applyIntegration, applyRoute, applyStage, lastDeploymentStatus } from './apply-api.js';
 import { DEFAULT_WAIT, type WaitOptions } from './wait.js';
 import type { Action, ObservedState, PlanItem } from './types.js';
 
@@ -29,6 +29,8 @@ export interface DeployOptions {
   wait?: WaitOptions;
   /** Called once per resource as it is applied (or found unchanged). */
   onProgress?: (item: PlanItem) => void;
+  /** Called as each phase starts or ends (bundling, observing, …): one line for a person. */
+  onPhase?: (line: string) => void;
 }
 
 export interface DeployOutputs {
@@ -71,8 +73,14 @@ export function knownIds(o: ObservedState, names: ResourceNames, region: string)
 
 export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResult> {
   const { names } = opts;
-  if (opts.build !== false) await buildBundles();
+  const phase = (line: string) => opts.onPhase?.(line);
+  if (opts.build !== false) {
+    phase('bundling the handlers (scripts/build.mjs --lambdas-only)…');
+    if (await buildBundles()) phase('bundled');
+  }
   const artifacts = await loadArtifacts(opts.bundleDir ?? defaultBundleDir());
+  const kb = Math.round(Object.values(artifacts).reduce((n, a) => n + a.zip.length, 0) / 1024);
+  phase(`${Object.keys(artifacts).length} handler zips ready (${kb} KB); reading what exists in ${aws.region}…`);
   const codeSha256 = Object.fromEntries(Object.entries(artifacts).map(([h, a]) => [h, a.sha256])) as Record<HandlerName, string>;
 
   const observed = await observe(aws, names);
@@ -126,8 +134,10 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
     await applyFunction(ctx, f, observed.functions[f.name], item, artifacts[f.handler]);
     done(item);
   }
+  // The API's parts in plan order: authorizer, integrations, routes, permissions, then the
+  // stage, which makes them live (plan.ts says why in that order).
   const authItem = at(items, 'authorizer', desired.authorizer.name);
-  await applyAuthorizer(ctx, live, desired.authorizer, authItem);
+  await applyAuthorizer(ctx, live, desired.authorizer, authItem, ids.partition);
   done(authItem);
   for (const i of desired.integrations) {
     const item = at(items, 'integration', i.handler);
@@ -139,24 +149,27 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
     await applyRoute(ctx, live, r, item);
     done(item);
   }
-  const stageItem = at(items, 'stage', names.stage);
-  await applyStage(ctx, live, desired.stage, stageItem, ids.partition);
-  done(stageItem);
   for (const p of desired.permissions) {
     const item = at(items, 'permission', `${fnName(p.handler)} ← apigateway`);
     await applyPermission(ctx, p, fnName(p.handler), item);
     done(item);
   }
-  const deployment = at(items, 'deployment', names.stage);
-  await applyDeployment(ctx, live, names.stage, deployment);
-  done(deployment);
+  const stageItem = at(items, 'stage', names.stage);
+  await applyStage(ctx, live, desired.stage, stageItem, ids.partition);
+  done(stageItem);
+  const apiKinds = new Set<PlanItem['kind']>(['authorizer', 'integration', 'route', 'stage']);
+  if (items.some((i) => apiKinds.has(i.kind) && i.action !== 'unchanged')) {
+    const status = await lastDeploymentStatus(ctx, live, names.stage);
+    if (status) phase(`stage ${names.stage}: ${status}`);
+  }
   const mappingItem = items.find((i) => i.kind === 'event-source-mapping')!;
   await applyMapping(ctx, desired.mapping, fnName(desired.mapping.handler), observed.mapping, mappingItem);
   done(mappingItem);
 
   const arns = arnsFor(names, ids);
   // The foundation items come from the first plan: they were applied from it.
-  const final = [...first.filter((i) => ['table', 'queue', 'api'].includes(i.kind)), ...items.filter((i) => !['table', 'queue', 'api'].includes(i.kind))];
+  const foundation = new Set<PlanItem['kind']>(['table', 'queue', 'api']);
+  const final = [...first.filter((i) => foundation.has(i.kind)), ...items.filter((i) => !foundation.has(i.kind))];
   return result(final, {
     websocketUrl: arns.websocketUrl,
     managementEndpoint: arns.managementEndpoint,

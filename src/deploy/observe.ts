@@ -8,10 +8,11 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueueTagsCommand } f
 import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { GetFunctionCommand, GetPolicyCommand, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
 import {
-  GetApisCommand, GetAuthorizersCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand, type Api,
+  GetApisCommand, GetAuthorizerCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand, type Api,
 } from '@aws-sdk/client-apigatewayv2';
 import { type ResourceNames } from '../stack/names.js';
-import { AUTHORIZER, EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER } from '../stack/definition.js';
+import { EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER, ROUTES } from '../stack/definition.js';
+import { AUTHORIZER_TAG } from './spec.js';
 import { NOT_FOUND, unlessMissing, type Aws } from './aws.js';
 import type { ObservedApi, ObservedFunction, ObservedQueue, ObservedRole, ObservedState, ObservedTable, Tags } from './types.js';
 
@@ -112,32 +113,29 @@ async function findApi(aws: Aws, name: string): Promise<Api | undefined> {
   return undefined;
 }
 
-/** The API; with `children: false` only the API itself (all that destroy needs). */
+/** The route that runs the authorizer ($connect): the one whose AuthorizerId names it. */
+const AUTHORIZED_ROUTE = ROUTES.find((r) => r.authorizer)?.routeKey;
+
+/**
+ * The API; with `children: false` only the API itself (all that destroy needs). The authorizer
+ * is read by id (GetAuthorizer): the id its `$connect` route names, or, when no route names one
+ * yet (a deploy stopped between creating the authorizer and the route), the id deploy recorded
+ * in the API's `hermes:authorizer` tag. There is no list call: moto lacks GetAuthorizers, and
+ * a known id is all AWS needs too.
+ */
 export async function observeApi(aws: Aws, names: ResourceNames, children = true): Promise<ObservedApi | undefined> {
   const api = await findApi(aws, names.api);
   if (!api?.ApiId) return undefined;
   const ApiId = api.ApiId;
-  if (!children) return { id: ApiId, endpoint: api.ApiEndpoint, routeSelectionExpression: api.RouteSelectionExpression, tags: api.Tags ?? {}, integrations: {}, routes: {} };
+  const base: ObservedApi = { id: ApiId, endpoint: api.ApiEndpoint, routeSelectionExpression: api.RouteSelectionExpression, tags: api.Tags ?? {}, integrations: {}, routes: {} };
+  if (!children) return base;
   const send = aws.apigateway.at(`api ${names.api}`);
-  const [authorizers, integrations, routes, stage] = await Promise.all([
-    send(new GetAuthorizersCommand({ ApiId, MaxResults: '100' })),
+  const [integrations, routes, stage] = await Promise.all([
     send(new GetIntegrationsCommand({ ApiId, MaxResults: '100' })),
     send(new GetRoutesCommand({ ApiId, MaxResults: '100' })),
     unlessMissing(send(new GetStageCommand({ ApiId, StageName: names.stage })), NOT_FOUND),
   ]);
-  const auth = authorizers.Items?.find((a) => a.Name === names.fn(AUTHORIZER.handler));
-  const out: ObservedApi = {
-    id: ApiId,
-    endpoint: api.ApiEndpoint,
-    routeSelectionExpression: api.RouteSelectionExpression,
-    tags: api.Tags ?? {},
-    ...(auth?.AuthorizerId
-      ? { authorizer: { id: auth.AuthorizerId, name: auth.Name, uri: auth.AuthorizerUri, identitySource: auth.IdentitySource ?? [] } }
-      : {}),
-    integrations: {},
-    routes: {},
-    ...(stage ? { stage: { deploymentId: stage.DeploymentId, tags: stage.Tags ?? {} } } : {}),
-  };
+  const out: ObservedApi = { ...base, ...(stage ? { stage: { autoDeploy: stage.AutoDeploy === true, tags: stage.Tags ?? {} } } : {}) };
   for (const i of integrations.Items ?? []) {
     // Integrations have no name; the function in the URI says which handler it serves.
     const h = HANDLER_NAMES.find((h) => i.IntegrationUri?.includes(`:function:${names.fn(h)}/`));
@@ -147,6 +145,11 @@ export async function observeApi(aws: Aws, names: ResourceNames, children = true
     if (r.RouteKey && r.RouteId) {
       out.routes[r.RouteKey] = { id: r.RouteId, target: r.Target, authorizationType: r.AuthorizationType, authorizerId: r.AuthorizerId };
     }
+  }
+  const authorizerId = (AUTHORIZED_ROUTE && out.routes[AUTHORIZED_ROUTE]?.authorizerId) || base.tags[AUTHORIZER_TAG];
+  if (authorizerId) {
+    const a = await unlessMissing(send(new GetAuthorizerCommand({ ApiId, AuthorizerId: authorizerId })), NOT_FOUND);
+    if (a?.AuthorizerId) out.authorizer = { id: a.AuthorizerId, name: a.Name, uri: a.AuthorizerUri, identitySource: a.IdentitySource ?? [] };
   }
   return out;
 }

@@ -172,15 +172,8 @@ export function diffPermission(d: PermissionSpec, fnName: string, fn: ObservedFu
 
 export function diffStage(d: StageSpec, api: ObservedApi | undefined): PlanItem {
   const o = api?.stage;
-  return item('stage', d.name, Boolean(o), o ? tagChanges(d.tags, o.tags) : []);
-}
-
-/** A new deployment when anything the API serves changed, or the stage never got one. */
-export function deploymentItem(stage: string, apiItems: PlanItem[], api: ObservedApi | undefined): PlanItem {
-  const changed = apiItems.filter((i) => i.action !== 'unchanged').map((i) => `${i.kind} ${i.resource} ${i.action}d`);
-  const missing = !api?.stage?.deploymentId;
-  const action: Action = missing || changed.length ? 'create' : 'unchanged';
-  return { kind: 'deployment', resource: stage, action, changes: missing ? [] : changed };
+  const c = o ? [...(o.autoDeploy !== d.autoDeploy ? ['auto-deploy on'] : []), ...tagChanges(d.tags, o.tags)] : [];
+  return item('stage', d.name, Boolean(o), c);
 }
 
 export function diffMapping(d: MappingSpec, fnName: string, o: ObservedMapping | undefined): PlanItem {
@@ -193,24 +186,24 @@ export function diffMapping(d: MappingSpec, fnName: string, o: ObservedMapping |
   return item('event-source-mapping', `queue → ${fnName}`, Boolean(o), c);
 }
 
+/**
+ * In the order deploy applies them. The stage comes after every route, its authorizer and the
+ * invoke permissions: it auto-deploys, so the moment it exists the API is live, and by then
+ * `$connect` already runs its authorizer (docs/deploy.md, "Why the stage comes last").
+ */
 export function plan(d: DesiredState, o: ObservedState): PlanItem[] {
   const fnName = (h: string) => d.functions.find((f) => f.handler === h)!.name;
-  const apiItems = [
-    diffApi(d.api, o.api),
-    diffAuthorizer(d.authorizer, o.api),
-    ...d.integrations.map((i) => diffIntegration(i, o.api)),
-    ...d.routes.map((r) => diffRoute(r, o.api)),
-    diffStage(d.stage, o.api),
-  ];
   return [
     ...d.tables.map((t) => diffTable(t, o.tables[t.name])),
     ...d.queues.map((q) => diffQueue(q, o.queues[q.name])),
-    apiItems[0],
+    diffApi(d.api, o.api),
     ...d.roles.map((r) => diffRole(r, o.roles[r.name])),
     ...d.functions.map((f) => diffFunction(f, o.functions[f.name])),
-    ...apiItems.slice(1),
+    diffAuthorizer(d.authorizer, o.api),
+    ...d.integrations.map((i) => diffIntegration(i, o.api)),
+    ...d.routes.map((r) => diffRoute(r, o.api)),
     ...d.permissions.map((p) => diffPermission(p, fnName(p.handler), o.functions[fnName(p.handler)])),
-    deploymentItem(d.stage.name, apiItems, o.api),
+    diffStage(d.stage, o.api),
     diffMapping(d.mapping, fnName(d.mapping.handler), o.mapping),
   ];
 }

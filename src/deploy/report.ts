@@ -9,6 +9,11 @@ type Colors = { dim: Paint; green: Paint; yellow: Paint; red: Paint };
 const label = (kind: PlanItem['kind']) => kind.replace(/-/g, ' ');
 const PAST: Record<PlanItem['action'], string> = { create: 'created', update: 'updated', unchanged: 'unchanged', delete: 'deleted' };
 
+/** A clock for progress lines: `[  1.2s] ` since `start`, so a slow step shows as one. */
+export function elapsed(start: number, c: Pick<Colors, 'dim'>): () => string {
+  return () => c.dim(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)}s]`) + ' ';
+}
+
 export function progressLine(item: PlanItem, c: Colors): string {
   const mark = item.action === 'unchanged' ? c.dim('·') : c.green('✓');
   const detail = item.changes.length ? c.dim(` (${item.changes.join('; ')})`) : '';

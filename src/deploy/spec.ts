@@ -17,6 +17,8 @@ export const PERMISSION_ID = 'hermes-apigateway';
 
 export const STAGE_TAG = 'hermes:stage';
 export const MANAGED_TAG = 'hermes:managed';
+/** On the API: the id of the authorizer deploy created, so a deploy cut short finds it again. */
+export const AUTHORIZER_TAG = 'hermes:authorizer';
 
 export function stageTags(stage: string): Tags {
   return { [STAGE_TAG]: stage, [MANAGED_TAG]: 'true' };
@@ -101,7 +103,7 @@ export function desiredState(input: DesiredInput): DesiredState {
     integrations: [...new Set(ROUTES.map((r) => r.handler))].map((handler) => ({ handler, uri: arns.invokeUri(handler) })),
     routes: ROUTES.map((r) => ({ ...r })),
     permissions: HANDLER_NAMES.filter((h) => invokedByApi.has(h)).map((h) => ({ handler: h, statementId: PERMISSION_ID, sourceArn: arns.apiSource })),
-    stage: { name: names.stage, tags },
+    stage: { name: names.stage, autoDeploy: true, tags },
     mapping: {
       handler: EVENT_SOURCE.handler,
       queueArn: arns.queue(names.queueName(EVENT_SOURCE.queue)),

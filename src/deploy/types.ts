@@ -94,6 +94,8 @@ export interface PermissionSpec {
 
 export interface StageSpec {
   name: string;
+  /** Every change to routes, integrations or the authorizer goes live without a deployment call. */
+  autoDeploy: true;
   tags: Tags;
 }
 
@@ -169,7 +171,7 @@ export interface ObservedApi {
   /** By handler, recognised from the function name in the integration URI. */
   integrations: Partial<Record<HandlerName, { id: string; uri?: string; type?: string }>>;
   routes: Record<string, { id: string; target?: string; authorizationType?: string; authorizerId?: string }>;
-  stage?: { deploymentId?: string; tags: Tags };
+  stage?: { autoDeploy: boolean; tags: Tags };
 }
 
 export interface ObservedMapping {
@@ -202,7 +204,6 @@ export type ResourceKind =
   | 'route'
   | 'permission'
   | 'stage'
-  | 'deployment'
   | 'event-source-mapping';
 
 export type Action = 'create' | 'update' | 'unchanged' | 'delete';

@@ -1,12 +1,10 @@
 /**
  * moto_server for the deploy integration tests: start it on a free loopback port, wait until
- * it answers (bounded), stop it. Plus two client hooks for src/deploy/aws.ts `configure`:
- * a counter of mutating calls, and a shim for the API Gateway v2 operations moto 5 lacks.
+ * it answers (bounded), stop it. Plus a client hook for src/deploy/aws.ts `configure` that
+ * counts mutating calls.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { randomBytes } from 'node:crypto';
-import { GetAuthorizerCommand } from '@aws-sdk/client-apigatewayv2';
 import type { AwsOptions } from '../../src/deploy/aws.js';
 
 export interface Moto {
@@ -82,68 +80,4 @@ export function mutationCounter() {
     );
   };
   return { calls, configure, reset: () => void calls.splice(0) };
-}
-
-/**
- * moto 5.x gaps in API Gateway v2 (each answers with an HTML 404/500 page):
- * - GetAuthorizers (the list call) is not implemented: served here from the authorizer ids
- *   seen in CreateAuthorizer responses, each read back with moto's GetAuthorizer;
- * - CreateDeployment / GetDeployments are not implemented, and stages carry no DeploymentId:
- *   deployments are recorded here and patched into GetStage(s).
- * Everything else goes to moto unchanged.
- */
-export function motoApiGatewayShim() {
-  const authorizers = new Map<string, Set<string>>();
-  const deployments = new Map<string, Array<{ DeploymentId: string; StageName?: string }>>();
-  const stageDeployment = new Map<string, string>();
-  const configure: Configure = (client, service) => {
-    if (service !== 'apigateway') return;
-    (client.middlewareStack as Stack).add(
-      (next, context) => async (args) => {
-        const input = args.input;
-        const apiId = String(input.ApiId ?? '');
-        const meta = { $metadata: {} };
-        switch (context.commandName) {
-          case 'CreateAuthorizerCommand': {
-            const res = await next(args);
-            authorizers.set(apiId, (authorizers.get(apiId) ?? new Set()).add(String(res.output.AuthorizerId)));
-            return res;
-          }
-          case 'GetAuthorizersCommand': {
-            const items = [];
-            for (const id of authorizers.get(apiId) ?? []) {
-              try {
-                const a = await (client.send as (c: object) => Promise<Record<string, unknown>>)(new GetAuthorizerCommand({ ApiId: apiId, AuthorizerId: id }));
-                items.push(a);
-              } catch {
-                authorizers.get(apiId)?.delete(id); // deleted since
-              }
-            }
-            return { output: { Items: items, ...meta }, response: {} };
-          }
-          case 'CreateDeploymentCommand': {
-            const DeploymentId = randomBytes(4).toString('hex');
-            deployments.set(apiId, [...(deployments.get(apiId) ?? []), { DeploymentId, StageName: input.StageName as string }]);
-            if (input.StageName) stageDeployment.set(`${apiId}/${input.StageName}`, DeploymentId);
-            return { output: { DeploymentId, DeploymentStatus: 'DEPLOYED', ...meta }, response: {} };
-          }
-          case 'GetDeploymentsCommand':
-            return { output: { Items: deployments.get(apiId) ?? [], ...meta }, response: {} };
-          case 'GetStageCommand': {
-            const res = await next(args);
-            const id = stageDeployment.get(`${apiId}/${input.StageName}`);
-            return id ? { ...res, output: { ...res.output, DeploymentId: id } } : res;
-          }
-          case 'DeleteApiCommand':
-            authorizers.delete(apiId);
-            deployments.delete(apiId);
-            return next(args);
-          default:
-            return next(args);
-        }
-      },
-      { step: 'initialize', priority: 'low', name: 'hermesTestMotoApiGatewayShim' },
-    );
-  };
-  return { configure, deployments };
 }

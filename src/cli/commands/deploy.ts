@@ -41,27 +41,29 @@ export async function targetStage(ctx: CliContext, verb: 'deploy' | 'destroy') {
 }
 
 export async function runDeploy(ctx: CliContext, flags: DeployFlags, deps: DeployDeps = {}): Promise<CommandResult> {
+  const started = Date.now();
   const cfg = await targetStage(ctx, 'deploy');
+  const endpoint = cfg.endpointUrl.value;
+  // The first line comes before anything slow (loading the SDK, bundling, the first call).
+  ctx.info(`${flags.dryRun ? 'Planning' : 'Deploying'} stage ${cfg.stage.value} in ${cfg.region.value}${endpoint ? ` (endpoint ${endpoint})` : ''}…`);
   const [{ createAws }, { deploy }, report, records] = await Promise.all([
     import('../../deploy/aws.js'),
     import('../../deploy/deploy.js'),
     import('../../deploy/report.js'),
     import('../../config/stage-record.js'),
   ]);
-  const endpoint = cfg.endpointUrl.value;
+  const clock = report.elapsed(started, ctx.c);
   const aws =
     deps.aws ?? (await createAws({ region: cfg.region.value, endpoint, credentials: await ctx.credentials(), verb: 'Deploy' }));
   try {
-    ctx.info(
-      `${flags.dryRun ? 'Planning' : 'Deploying'} stage ${cfg.stage.value} in ${cfg.region.value}${endpoint ? ` (endpoint ${endpoint})` : ''}…`,
-    );
     const result = await deploy(aws, {
       names: cfg.names,
       dryRun: flags.dryRun,
       build: flags.build,
       bundleDir: deps.bundleDir,
       wait: deps.wait ? { ...deps.wait, signal: ctx.signal } : undefined,
-      onProgress: (item) => ctx.info(report.progressLine(item, ctx.c)),
+      onPhase: (line) => ctx.info(clock() + line),
+      onProgress: (item) => ctx.info(clock() + report.progressLine(item, ctx.c)),
     });
     if (result.dryRun) return { data: result, text: report.planText(result, ctx.c) };
 
@@ -77,6 +79,7 @@ export async function runDeploy(ctx: CliContext, flags: DeployFlags, deps: Deplo
       secretLocation: o.secretLocation,
       deployedAt: new Date().toISOString(),
     });
+    ctx.info(`${clock()}done`);
     return { data: { ...result, stageRecord: recordFile }, text: report.deployText(result, recordFile) };
   } finally {
     if (!deps.aws) aws.destroy();

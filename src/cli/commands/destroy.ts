@@ -8,6 +8,7 @@ import type { CommandResult } from '../runner.js';
 import type { Aws } from '../../deploy/aws.js';
 
 export async function runDestroy(ctx: CliContext, deps: { aws?: Aws } = {}): Promise<CommandResult> {
+  const started = Date.now();
   const { targetStage } = await import('./deploy.js');
   const cfg = await targetStage(ctx, 'destroy');
   const [{ createAws }, destroyMod, report, records] = await Promise.all([
@@ -31,7 +32,8 @@ export async function runDestroy(ctx: CliContext, deps: { aws?: Aws } = {}): Pro
       );
       ctx.info(`Destroying stage ${stage} in ${cfg.region.value}…`);
     }
-    const result = await destroyMod.destroy(aws, cfg.names, plan, (item) => ctx.info(report.progressLine(item, ctx.c)));
+    const clock = report.elapsed(started, ctx.c);
+    const result = await destroyMod.destroy(aws, cfg.names, plan, (item) => ctx.info(clock() + report.progressLine(item, ctx.c)));
     records.removeStageRecord(cfg.stateDir.value, stage);
     return { data: result, text: report.destroyText(result) };
   } finally {
