@@ -3,6 +3,8 @@
  * the fix; flags are checked before any call; the uploaded zip is byte-for-byte stable.
  */
 import { describe, it, expect } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { deployError, iamAction } from '../src/deploy/errors.js';
 import { formatError } from '../src/cli/errors.js';
 import { zipBundle, sha256 } from '../src/deploy/bundle.js';
@@ -14,20 +16,22 @@ const awsError = (name: string, message: string, extra: object = {}) => Object.a
 
 describe('deploy errors', () => {
   it('access denied: names the resource, the action and the missing permission', () => {
-    const err = deployError(awsError('AccessDeniedException', 'User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:CreateFunction'), at);
+    const err = deployError(awsError('AccessDeniedException', 'User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:CreateFunction', { $fault: 'client', $metadata: { httpStatusCode: 403, requestId: 'req-1' } }), at);
     const { text, exitCode } = formatError(err, false, plain);
     expect(exitCode).toBe(1);
     const [line, hint, ...rest] = text.split('\n');
     expect(rest).toEqual([]);
-    expect(line).toBe('error: Deploy failed at function hermes-dev-connect (CreateFunction): User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:CreateFunction');
+    expect(line).toBe('error: Deploy failed at function hermes-dev-connect (lambda CreateFunction): HTTP 403 AccessDeniedException: User: arn:aws:iam::1:user/ci is not authorized to perform: lambda:CreateFunction');
     expect(hint).toMatch(/missing lambda:CreateFunction/);
+    expect(err).toMatchObject({ resource: 'function hermes-dev-connect', service: 'lambda', operation: 'CreateFunction', httpStatus: 403, awsCode: 'AccessDeniedException', requestId: 'req-1' });
+    expect(formatError(err, true, plain).text).toContain('request id: req-1');
   });
 
   it('names API Gateway permissions the way IAM spells them', () => {
-    expect(iamAction('apigateway', 'CreateRoute')).toBe('apigateway:POST');
-    expect(iamAction('apigateway', 'GetApis')).toBe('apigateway:GET');
-    expect(iamAction('apigateway', 'UpdateIntegration')).toBe('apigateway:PATCH');
-    expect(iamAction('apigateway', 'DeleteApi')).toBe('apigateway:DELETE');
+    expect(iamAction('apigatewayv2', 'CreateRoute')).toBe('apigateway:POST');
+    expect(iamAction('apigatewayv2', 'GetApis')).toBe('apigateway:GET');
+    expect(iamAction('apigatewayv2', 'UpdateIntegration')).toBe('apigateway:PATCH');
+    expect(iamAction('apigatewayv2', 'DeleteApi')).toBe('apigateway:DELETE');
     expect(iamAction('iam', 'PutRolePolicy')).toBe('iam:PutRolePolicy');
   });
 
@@ -63,9 +67,43 @@ describe('deploy and destroy flags', () => {
   it('an unreachable endpoint: one line naming the resource and the call, one hint', async () => {
     const r = await cli(['destroy', '--stage', 'dev', '--region', 'eu-west-1', '--endpoint-url', 'http://127.0.0.1:1'], { timeoutMs: 60_000 });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/Destroy failed at .* \((DescribeTable|GetQueueUrl|GetRole|GetFunction|GetApis)\)/);
+    expect(r.stderr).toMatch(/Destroy failed at .* \((dynamodb DescribeTable|sqs GetQueueUrl|iam GetRole|lambda GetFunction|apigatewayv2 GetApis)\): cannot connect to http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
     expect(r.stderr.trim().split('\n')).toHaveLength(2);
     expect(r.stderr).toMatch(/Nothing answers at http:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe('an answer that is not AWS', () => {
+  it('an HTML page where AWS should be: says so, with the endpoint and the status; --debug adds the request id and response head', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8', server: 'corporate-proxy' });
+      res.end('<!doctype html><title>Not here</title>');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const r = await cli(['destroy', '--stage', 'dev', '--region', 'eu-west-1', '--endpoint-url', endpoint], { timeoutMs: 60_000 });
+      expect(r.code).toBe(1);
+      const [line, hint, ...rest] = r.stderr.trim().split('\n');
+      expect(rest).toEqual([]);
+      expect(line).toMatch(new RegExp(`^error: Destroy failed at .* \\(\\w+ \\w+\\): ${endpoint.replace(/\./g, '\\.')} answered HTTP 404 with an HTML page, not an AWS API response$`));
+      expect(hint).toMatch(/does not implement .* or is not an AWS endpoint: check --endpoint-url/);
+      const debug = await cli(['destroy', '--stage', 'dev', '--region', 'eu-west-1', '--endpoint-url', endpoint, '--debug'], { timeoutMs: 60_000 });
+      expect(debug.stderr).toContain('request id: (none in the response)');
+      expect(debug.stderr).toMatch(/response: HTTP 404; .*content-type: text\/html; charset=utf-8.*server: corporate-proxy/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('an AWS error names the service, the operation, the HTTP status, the code and the request id', () => {
+    const err = deployError(
+      awsError('ResourceConflictException', 'The operation cannot be performed at this time.', { $fault: 'client', $metadata: { httpStatusCode: 409, requestId: 'abc-123' } }),
+      { ...at, action: 'UpdateFunctionCode' },
+    );
+    expect(err.message).toBe('Deploy failed at function hermes-dev-connect (lambda UpdateFunctionCode): HTTP 409 ResourceConflictException: The operation cannot be performed at this time.');
+    expect({ ...err }).toMatchObject({ service: 'lambda', operation: 'UpdateFunctionCode', httpStatus: 409, awsCode: 'ResourceConflictException', requestId: 'abc-123' });
+    expect(err.debugDetails()).toEqual(['request id: abc-123']);
   });
 });
 

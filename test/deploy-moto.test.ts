@@ -16,8 +16,13 @@ import { GetRoleCommand, GetRolePolicyCommand, ListRolesCommand } from '@aws-sdk
 import {
   GetFunctionCommand, GetPolicyCommand, ListEventSourceMappingsCommand, ListFunctionsCommand, UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { GetApisCommand, GetAuthorizerCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand } from '@aws-sdk/client-apigatewayv2';
-import { motoAvailable, startMoto, mutationCounter, type Moto } from './helpers/moto.js';
+import {
+  CreateStageCommand, DeleteStageCommand, GetApisCommand, GetAuthorizerCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand,
+} from '@aws-sdk/client-apigatewayv2';
+import { DeployError } from '../src/deploy/errors.js';
+import { motoAvailable, startMoto, callRecorder, type Moto } from './helpers/moto.js';
+import { botocoreDataDir, violations } from './helpers/api-model.js';
+import { runDestroy } from '../src/cli/commands/destroy.js';
 import { cli } from './helpers/cli.js';
 import { createAws, type Aws } from '../src/deploy/aws.js';
 import { createContext } from '../src/cli/context.js';
@@ -39,7 +44,7 @@ let moto: Moto;
 let aws: Aws;
 let bundleDir: string;
 let stateDir: string;
-const counter = mutationCounter();
+const counter = callRecorder();
 /** How many resources a stage has: whatever the definition declares (src/stack/definition.ts). */
 const TOTAL = plan(
   desiredState({ names, ids: { region: REGION, partition: 'aws' }, codeSha256: Object.fromEntries(HANDLER_NAMES.map((h) => [h, ''])) as never, jwtSecret: 'x' }),
@@ -53,17 +58,19 @@ function capture() {
   return { stream, text: () => text };
 }
 
-/** Deploy in-process through the CLI's own run function, with the counted clients. */
-async function deploy(flags: { dryRun?: boolean } = {}) {
-  const out = capture();
-  const err = capture();
-  const ctx = createContext(
-    { stage: STAGE, region: REGION, endpointUrl: moto.endpoint, stateDir },
-    { stdout: out.stream, stderr: err.stream, stdin: Readable.from([]), env: {}, cwd: stateDir, isTTY: false },
+function context(stage: string, err: ReturnType<typeof capture>, flags: { yes?: boolean } = {}) {
+  return createContext(
+    { stage, region: REGION, endpointUrl: moto.endpoint, stateDir, ...flags },
+    { stdout: capture().stream, stderr: err.stream, stdin: Readable.from([]), env: {}, cwd: stateDir, isTTY: false },
     new AbortController().signal,
   );
+}
+
+/** Deploy in-process through the CLI's own run function, with the recorded clients. */
+async function deploy(flags: { dryRun?: boolean } = {}, opts: { stage?: string; aws?: Aws } = {}) {
+  const err = capture();
   counter.reset();
-  const result = await runDeploy(ctx, { ...flags, build: false }, { aws, bundleDir, wait: fast });
+  const result = await runDeploy(context(opts.stage ?? STAGE, err), { ...flags, build: false }, { aws: opts.aws ?? aws, bundleDir, wait: fast });
   return { data: result.data as DeployResult & { stageRecord?: string }, text: result.text ?? '', stderr: err.text(), mutations: [...counter.calls] };
 }
 
@@ -305,6 +312,65 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect((await aws.lambda.at('test')(new GetFunctionCommand({ FunctionName: names.fn('authorizer') }))).Configuration!.MemorySize).toBe(1024);
   });
 
+  it('a deploy that fails part-way keeps what it made, and the next one reuses it (nothing made twice)', async () => {
+    const stage = 'itest3';
+    let failing = true;
+    const broken = await createAws({
+      region: REGION,
+      endpoint: moto.endpoint,
+      configure: (client, service) => {
+        counter.configure(client, service);
+        (client.middlewareStack as { add(mw: unknown, o: object): void }).add(
+          (next: (a: unknown) => Promise<unknown>, c: { commandName?: string }) => async (a: unknown) => {
+            if (failing && c.commandName === 'CreateRouteCommand') {
+              throw Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException', $metadata: { httpStatusCode: 429 } });
+            }
+            return next(a);
+          },
+          { step: 'initialize', priority: 'low', name: 'failFirstRoute' },
+        );
+      },
+    });
+    try {
+      const before = counter.requests.length;
+      await expect(deploy({}, { stage, aws: broken })).rejects.toThrow(/Deploy failed at route \$connect \(apigatewayv2 CreateRoute\): .*TooManyRequestsException/);
+      const firstRun = counter.requests.slice(before).filter((q) => q.operation.startsWith('Create')).map((q) => q.operation);
+      expect(firstRun).toContain('CreateAuthorizer'); // the authorizer exists, but no route names it yet
+      failing = false;
+      const again = await deploy({}, { stage, aws: broken });
+      const secondRun = again.mutations.filter((m) => m.startsWith('Create'));
+      // Everything made before the failure is found and reused: nothing is created twice.
+      for (const op of new Set(firstRun)) {
+        if (op !== 'CreateRoute') expect(secondRun.filter((x) => x === op), op).toEqual([]);
+      }
+      expect(secondRun.filter((x) => x === 'CreateAuthorizer')).toEqual([]);
+      expect(again.data.summary.create).toBe(TOTAL - again.data.summary.unchanged - again.data.summary.update);
+      const apis = (await aws.apigateway.at('test')(new GetApisCommand({}))).Items!.filter((a) => a.Name === resourceNames(stage).api);
+      expect(apis).toHaveLength(1);
+      const routes = (await aws.apigateway.at('test')(new GetRoutesCommand({ ApiId: apis[0].ApiId }))).Items!;
+      expect(routes.find((x) => x.RouteKey === '$connect')!.AuthorizerId).toBe(apis[0].Tags!['hermes:authorizer']);
+      expect((await deploy({}, { stage, aws: broken })).mutations).toEqual([]);
+    } finally {
+      broken.destroy();
+    }
+  });
+
+  it('a call moto does not implement (UpdateStage, to turn auto-deploy back on) fails with one clear line', async () => {
+    const stage = 'itest3';
+    const send = aws.apigateway.at('test');
+    const api = (await send(new GetApisCommand({}))).Items!.find((a) => a.Name === resourceNames(stage).api)!;
+    // A stage someone made by hand without auto-deploy: only UpdateStage can fix it in place.
+    await send(new DeleteStageCommand({ ApiId: api.ApiId, StageName: stage }));
+    await send(new CreateStageCommand({ ApiId: api.ApiId, StageName: stage, AutoDeploy: false, Tags: { 'hermes:stage': stage, 'hermes:managed': 'true' } }));
+    const failure = await deploy({}, { stage }).then(() => undefined, (e: unknown) => e as DeployError);
+    expect(failure).toBeInstanceOf(DeployError);
+    expect(failure!.message).toBe(`Deploy failed at stage ${stage} (apigatewayv2 UpdateStage): ${moto.endpoint} answered HTTP 500 with an HTML page, not an AWS API response`);
+    expect(failure!.hint).toMatch(/does not implement apigatewayv2 UpdateStage/);
+    expect({ ...failure }).toMatchObject({ service: 'apigatewayv2', operation: 'UpdateStage', httpStatus: 500, endpoint: moto.endpoint, notAws: true });
+    const destroyed = await runDestroy(context(stage, capture(), { yes: true }), { aws });
+    expect(destroyed.text).toMatch(/resources deleted/);
+  });
+
   it('destroy refuses without --yes when no one can confirm, and deletes nothing', async () => {
     const r = await cli(['destroy', ...cliArgs()], { timeoutMs: 60_000 });
     expect(r.code).toBe(2);
@@ -313,10 +379,11 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
   });
 
   it('destroy --yes removes everything deploy created, in reverse order, and the stage record', async () => {
-    const r = await cli(['destroy', ...cliArgs(), '--yes'], { timeoutMs: 60_000 });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`Destroyed stage ${STAGE} in ${REGION}: 16 resources deleted.`);
-    const order = r.stderr.split('\n').filter((l) => / ✓ /.test(l)).map((l) => l.split('✓ ')[1].split(' ')[0]);
+    const err = capture();
+    counter.reset();
+    const r = await runDestroy(context(STAGE, err, { yes: true }), { aws });
+    expect(r.text).toContain(`Destroyed stage ${STAGE} in ${REGION}: 16 resources deleted.`);
+    const order = err.text().split('\n').filter((l) => / ✓ /.test(l)).map((l) => l.split('✓ ')[1].split(' ')[0]);
     expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', 'table', 'table']);
     const prefix = `hermes-${STAGE}-`;
     expect(((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions ?? []).filter((f) => f.FunctionName?.startsWith(prefix))).toEqual([]);
@@ -336,5 +403,14 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(r.stderr).toContain(`not deleting queue ${other.queue}: no hermes:stage=itest2 tag`);
     expect(r.stdout).toContain('Nothing to destroy');
     expect((await aws.sqs.at('test')(new GetQueueUrlCommand({ QueueName: other.queue }))).QueueUrl).toBeTruthy();
+  });
+
+  it.skipIf(!botocoreDataDir())('sent only requests that the published AWS API models accept', () => {
+    const ops = new Set(counter.requests.map((q) => `${q.service} ${q.operation}`));
+    // deploy, redeploys, a partial failure and destroy went through the recorder
+    for (const op of ['lambda CreateFunction', 'apigatewayv2 CreateStage', 'lambda UpdateFunctionCode', 'apigatewayv2 DeleteApi', 'dynamodb DeleteTable']) expect(ops).toContain(op);
+    const found = counter.requests.flatMap(violations);
+    expect([...new Set(found)]).toEqual([]);
+    console.info(`deploy-moto: ${counter.requests.length} requests (${ops.size} operations) checked against botocore's models: ${found.length} violations`);
   });
 });

@@ -72,6 +72,9 @@ export function formatError(err: unknown, debug: boolean, color: { red: (s: stri
     lines.push(`${color.red('error:')} ${(err as Error)?.message ?? String(err)}`);
     if (!debug) lines.push(color.dim('This looks like a bug in hermes. Run again with --debug for the stack trace, and report it.'));
   }
+  // An error may know more than its one line (a DeployError: the request id, the raw response head).
+  const details = (known as { debugDetails?: () => string[] } | undefined)?.debugDetails;
+  if (debug && typeof details === 'function') lines.push(...details.call(known).map((l) => color.dim(l)));
   if (debug && err instanceof Error && err.stack) lines.push(color.dim(err.stack));
   return { text: lines.join('\n'), exitCode: known?.exitCode ?? 1 };
 }

@@ -1,29 +1,83 @@
 /**
- * An AWS failure during deploy or destroy becomes one line: which resource, which call, what
- * AWS said, and a hint for the class of error (permissions, credentials, region, quota). The
- * class is read from the error's name and network code, never from its message text.
+ * An AWS failure during deploy or destroy becomes one line: which resource, which call (service
+ * and operation, as the AWS CLI names them), the HTTP status and AWS's own error code and
+ * message, then a hint for the class of error (permissions, credentials, region, quota). An
+ * answer that is not AWS's (an HTML page from a proxy or a wrong endpoint, an operation an
+ * emulator lacks) says so, with the endpoint and the status. The class is read from the error's
+ * name and network code, never from its message text. The fields are the error's own
+ * properties, so `--json` reports them (src/cli/errors.ts); `--debug` adds the request id and
+ * the raw response head.
  */
 import { HermesError, unreachableCode } from '../core/errors.js';
 
-export class DeployError extends HermesError {
+/** What a person or a script needs to act on a failed call. */
+export interface CallFailure {
+  /** The resource deploy was working on, e.g. `function hermes-dev-connect`. */
+  resource: string;
+  /** The AWS CLI's name for the service: lambda, apigatewayv2, dynamodb, sqs, iam, … */
+  service: string;
+  /** The API operation, e.g. CreateFunction. */
+  operation: string;
+  httpStatus?: number;
+  /** AWS's error code (AccessDeniedException, …); absent when the answer was not AWS's. */
+  awsCode?: string;
+  requestId?: string;
+  /** Where the request went (scheme, host and port). */
+  endpoint?: string;
+  /** True when something other than AWS answered (an HTML page, an unparsable body). */
+  notAws?: boolean;
+}
+
+export class DeployError extends HermesError implements CallFailure {
   override name = 'DeployError';
-  constructor(
-    readonly resource: string,
-    readonly action: string,
-    message: string,
-    options: { hint?: string; cause?: unknown; verb?: string } = {},
-  ) {
-    super(`${options.verb ?? 'Deploy'} failed at ${resource} (${action}): ${message}`, options);
+  readonly resource: string;
+  readonly service: string;
+  readonly operation: string;
+  readonly httpStatus?: number;
+  readonly awsCode?: string;
+  readonly requestId?: string;
+  readonly endpoint?: string;
+  readonly notAws?: boolean;
+  /** The raw response's status line and headers, for --debug (not part of --json). */
+  declare readonly responseHead?: string;
+
+  constructor(f: CallFailure, message: string, options: { hint?: string; cause?: unknown; verb?: string; responseHead?: string } = {}) {
+    super(`${options.verb ?? 'Deploy'} failed at ${f.resource} (${f.service} ${f.operation}): ${message}`, options);
+    this.resource = f.resource;
+    this.service = f.service;
+    this.operation = f.operation;
+    if (f.httpStatus !== undefined) this.httpStatus = f.httpStatus;
+    if (f.awsCode) this.awsCode = f.awsCode;
+    if (f.requestId) this.requestId = f.requestId;
+    if (f.endpoint) this.endpoint = f.endpoint;
+    if (f.notAws) this.notAws = true;
+    Object.defineProperty(this, 'responseHead', { value: options.responseHead, enumerable: false });
+  }
+
+  /** What --debug prints under the message. */
+  debugDetails(): string[] {
+    return [`request id: ${this.requestId ?? '(none in the response)'}`, ...(this.responseHead ? [`response: ${this.responseHead}`] : [])];
   }
 }
+
+/** The HTTP exchange behind a failed call, as src/deploy/aws.ts records it on the error. */
+export interface HttpExchange {
+  url?: string;
+  statusCode?: number;
+  headers?: Record<string, string>;
+}
+
+export const HTTP_EXCHANGE = Symbol.for('hermes.httpExchange');
 
 interface AwsError {
   name?: string;
   code?: string;
   message?: string;
   cause?: unknown;
-  errors?: unknown[];
-  $metadata?: { httpStatusCode?: number };
+  $fault?: string;
+  $metadata?: { httpStatusCode?: number; requestId?: string };
+  $response?: { statusCode?: number; headers?: Record<string, string> };
+  [HTTP_EXCHANGE]?: HttpExchange;
 }
 
 const ACCESS = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError']);
@@ -33,9 +87,10 @@ const QUOTA = new Set([
   'LimitExceeded', 'LimitExceededException', 'ServiceQuotaExceededException', 'CodeStorageExceededException',
   'TooManyRequestsException', 'ThrottlingException', 'Throttling', 'RequestLimitExceeded', 'OverLimit',
 ]);
+
 /** The IAM action a call needs, as the deploying user's policy must name it. */
 export function iamAction(service: string, action: string): string {
-  if (service === 'apigateway') {
+  if (service === 'apigatewayv2') {
     const method = /^(Get)/.test(action) ? 'GET' : /^(Update)/.test(action) ? 'PATCH' : /^(Delete|Untag)/.test(action) ? 'DELETE' : 'POST';
     return `apigateway:${method}`;
   }
@@ -44,6 +99,7 @@ export function iamAction(service: string, action: string): string {
 
 export interface CallSite {
   service: string;
+  /** The operation (CreateFunction, …). */
   action: string;
   resource: string;
   region: string;
@@ -51,19 +107,68 @@ export interface CallSite {
   verb?: string;
 }
 
+/**
+ * The answer did not come from AWS: the SDK could not read it as an AWS response (an HTML
+ * page, a proxy's error, an operation an emulator does not implement answers with a web page).
+ * AWS's own errors carry `$fault` (client or server) from the SDK's error parser.
+ */
+function notAwsAnswer(e: AwsError, http: HttpExchange): boolean {
+  if (e.$fault) return false;
+  const type = http.headers?.['content-type'] ?? '';
+  return Boolean(http.statusCode) && (/html/i.test(type) || e.name === 'SyntaxError' || /Deserialization error/.test(e.message ?? ''));
+}
+
+function exchangeOf(e: AwsError): HttpExchange {
+  const recorded = e[HTTP_EXCHANGE] ?? {};
+  return {
+    url: recorded.url,
+    statusCode: recorded.statusCode ?? e.$response?.statusCode ?? e.$metadata?.httpStatusCode,
+    headers: recorded.headers ?? e.$response?.headers,
+  };
+}
+
+const origin = (url: string | undefined) => {
+  try {
+    return url ? new URL(url).origin : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+export function responseHead(http: HttpExchange): string | undefined {
+  // Only a response that was seen: $metadata alone has the status but not the head.
+  if (!http.statusCode || !http.headers) return undefined;
+  const headers = Object.entries(http.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
+  return [`HTTP ${http.statusCode}`, ...headers].join('; ');
+}
+
 export function deployError(err: unknown, at: CallSite): DeployError {
   if (err instanceof DeployError) return err;
   const e = (err ?? {}) as AwsError;
-  const name = e.name ?? 'Error';
-  const message = (e.message || name).split('\n')[0];
-  const opts = { cause: err, verb: at.verb };
+  const http = exchangeOf(e);
+  const endpoint = origin(http.url) ?? at.endpoint;
+  const requestId = e.$metadata?.requestId ?? http.headers?.['x-amzn-requestid'] ?? http.headers?.['x-amz-request-id'];
+  const base = { resource: at.resource, service: at.service, operation: at.action, httpStatus: http.statusCode, requestId, endpoint };
+  const opts = { cause: err, verb: at.verb, responseHead: responseHead(http) };
   const net = unreachableCode(err);
-  let hint: string;
   if (net) {
-    hint = at.endpoint
+    const hint = at.endpoint
       ? `Nothing answers at ${at.endpoint} (${net}): check --endpoint-url and that the emulator is running.`
       : `Cannot reach ${at.service} in region "${at.region}" (${net}): check --region (e.g. us-east-1) and your network.`;
-  } else if (ACCESS.has(name)) {
+    return new DeployError({ ...base, httpStatus: undefined }, `cannot connect to ${endpoint ?? `${at.service} in ${at.region}`} (${net})`, { ...opts, hint });
+  }
+  if (notAwsAnswer(e, http)) {
+    const type = http.headers?.['content-type'];
+    const what = /html/i.test(type ?? '') ? 'an HTML page' : `a body that is not an AWS response${type ? ` (${type})` : ''}`;
+    const hint = at.endpoint
+      ? `${at.endpoint} does not implement ${at.service} ${at.action}, or is not an AWS endpoint: check --endpoint-url. (moto_server lacks a few operations; docs/deploy.md lists the ones deploy may need.)`
+      : 'Something other than AWS answered (a proxy, a captive portal, a firewall): check HTTPS_PROXY and your network.';
+    return new DeployError({ ...base, notAws: true }, `${endpoint ?? 'the endpoint'} answered HTTP ${http.statusCode} with ${what}, not an AWS API response`, { ...opts, hint });
+  }
+  const name = e.name ?? 'Error';
+  const message = (e.message || name).split('\n')[0];
+  let hint: string;
+  if (ACCESS.has(name)) {
     hint = `The identity in use is missing ${iamAction(at.service, at.action)}; grant it (docs/deploy.md lists every permission deploy needs).`;
   } else if (EXPIRED.has(name)) {
     hint = 'Your AWS credentials have expired: refresh them (e.g. `aws sso login`) and run deploy again; it continues where it stopped.';
@@ -76,7 +181,9 @@ export function deployError(err: unknown, at: CallSite): DeployError {
   } else {
     hint = 'Fix the cause above and run deploy again; resources already in place are kept and reused.';
   }
-  return new DeployError(at.resource, at.action, message, { ...opts, hint });
+  const status = http.statusCode ? `HTTP ${http.statusCode} ` : '';
+  const awsCode = name === 'CredentialsProviderError' ? undefined : name;
+  return new DeployError({ ...base, awsCode }, `${status}${name}: ${message}`, { ...opts, hint });
 }
 
 export function errorName(err: unknown): string | undefined {

@@ -1,11 +1,12 @@
 /**
  * moto_server for the deploy integration tests: start it on a free loopback port, wait until
  * it answers (bounded), stop it. Plus a client hook for src/deploy/aws.ts `configure` that
- * counts mutating calls.
+ * records every request and the mutating ones.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AwsOptions } from '../../src/deploy/aws.js';
+import type { RecordedRequest } from './api-model.js';
 
 export interface Moto {
   endpoint: string;
@@ -66,18 +67,24 @@ type Stack = { add(mw: (next: Handler, context: { commandName?: string }) => Han
 
 const READ = /^(Get|List|Describe)/;
 
-/** Counts commands that change something (anything not Get/List/Describe), by name. */
-export function mutationCounter() {
+/**
+ * Records every request the clients send (service, operation, input as given to the SDK), for
+ * the API-model check, and the names of the commands that change something (anything not
+ * Get/List/Describe) since the last `reset`.
+ */
+export function callRecorder() {
+  const requests: RecordedRequest[] = [];
   const calls: string[] = [];
-  const configure: Configure = (client) => {
+  const configure: Configure = (client, service) => {
     (client.middlewareStack as Stack).add(
       (next, context) => async (args) => {
-        const name = (context.commandName ?? '').replace(/Command$/, '');
-        if (!READ.test(name)) calls.push(name);
+        const operation = (context.commandName ?? '').replace(/Command$/, '');
+        requests.push({ service, operation, input: structuredClone(args.input) });
+        if (!READ.test(operation)) calls.push(operation);
         return next(args);
       },
-      { step: 'initialize', priority: 'high', name: 'hermesTestMutationCounter' },
+      { step: 'initialize', priority: 'high', name: 'hermesTestCallRecorder' },
     );
   };
-  return { calls, configure, reset: () => void calls.splice(0) };
+  return { requests, calls, configure, reset: () => void calls.splice(0) };
 }
