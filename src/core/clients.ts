@@ -25,6 +25,16 @@ export interface ClientOptions {
 /** Local endpoints accept any signature; the SDK still insists on having credentials. */
 export const LOCAL_CREDENTIALS: AwsCredentialIdentity = { accessKeyId: 'hermeslocal', secretAccessKey: 'hermeslocal' };
 
+/**
+ * The credentials for a client without explicit ones: placeholders for a loopback endpoint
+ * (the local stack, an emulator), unless the environment carries keys, as a function's does on
+ * Lambda and when a test runs a handler with the credentials of its role against an emulator
+ * that checks them (moto with IAM enforcement); otherwise the SDK's default chain.
+ */
+export function defaultCredentials(endpoint: string | undefined, env: Record<string, string | undefined> = process.env): AwsCredentialIdentity | undefined {
+  return isLoopbackEndpoint(endpoint) && !env.AWS_ACCESS_KEY_ID ? LOCAL_CREDENTIALS : undefined;
+}
+
 export function isLoopbackEndpoint(endpoint: string | undefined): boolean {
   if (!endpoint) return false;
   try {
@@ -60,7 +70,7 @@ const CONNECTION_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 function common(opts: ClientOptions) {
-  const credentials = opts.credentials ?? (isLoopbackEndpoint(opts.endpoint) ? LOCAL_CREDENTIALS : undefined);
+  const credentials = opts.credentials ?? defaultCredentials(opts.endpoint);
   return {
     region: opts.region,
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),

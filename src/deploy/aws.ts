@@ -12,7 +12,7 @@ import type { IAMClient } from '@aws-sdk/client-iam';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { LOCAL_CREDENTIALS, isLoopbackEndpoint } from '../core/clients.js';
+import { defaultCredentials } from '../core/clients.js';
 import { deployError, DeployError, errorName, HTTP_EXCHANGE, type HttpExchange } from './errors.js';
 
 type Sendable = { send: (...args: never[]) => unknown; destroy(): void };
@@ -55,7 +55,7 @@ export async function createAws(opts: AwsOptions): Promise<Aws> {
     import('@aws-sdk/client-lambda'),
     import('@aws-sdk/client-apigatewayv2'),
   ]);
-  const credentials = opts.credentials ?? (isLoopbackEndpoint(opts.endpoint) ? LOCAL_CREDENTIALS : undefined);
+  const credentials = opts.credentials ?? defaultCredentials(opts.endpoint);
   const config = {
     region: opts.region,
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
