@@ -91,6 +91,24 @@ describe('an answer that is not AWS', () => {
       const debug = await cli(['destroy', '--stage', 'dev', '--region', 'eu-west-1', '--endpoint-url', endpoint, '--debug'], { timeoutMs: 60_000 });
       expect(debug.stderr).toContain('request id: (none in the response)');
       expect(debug.stderr).toMatch(/response: HTTP 404; .*content-type: text\/html; charset=utf-8.*server: corporate-proxy/);
+      // --json: one object on stdout with the call's fields; the exit code is unchanged.
+      const json = await cli(['deploy', '--stage', 'dev', '--region', 'eu-west-1', '--endpoint-url', endpoint, '--no-build', '--json'], { timeoutMs: 60_000 });
+      expect(json.code).toBe(1);
+      const { error } = JSON.parse(json.stdout) as { error: Record<string, unknown> };
+      expect(error).toMatchObject({
+        code: 'deploy',
+        message: expect.stringContaining('answered HTTP 404 with an HTML page, not an AWS API response'),
+        hint: expect.stringMatching(/--endpoint-url/),
+        resource: expect.any(String),
+        service: expect.stringMatching(/^(dynamodb|sqs|iam|lambda|apigatewayv2)$/),
+        operation: expect.any(String),
+        httpStatus: 404,
+        endpoint,
+        notAws: true,
+      });
+      expect(error.responseHead).toBeUndefined();
+      const debugJson = JSON.parse((await cli(['deploy', '--stage', 'dev', '--region', 'eu-west-1', '--endpoint-url', endpoint, '--no-build', '--json', '--debug'], { timeoutMs: 60_000 })).stdout);
+      expect(debugJson.error.responseHead).toMatch(/^HTTP 404; /);
     } finally {
       server.close();
     }
@@ -104,6 +122,28 @@ describe('an answer that is not AWS', () => {
     expect(err.message).toBe('Deploy failed at function hermes-dev-connect (lambda UpdateFunctionCode): HTTP 409 ResourceConflictException: The operation cannot be performed at this time.');
     expect({ ...err }).toMatchObject({ service: 'lambda', operation: 'UpdateFunctionCode', httpStatus: 409, awsCode: 'ResourceConflictException', requestId: 'abc-123' });
     expect(err.debugDetails()).toEqual(['request id: abc-123']);
+  });
+});
+
+describe('AWS errors outside deploy', () => {
+  it('a failed call of another verb names the service, operation, status and AWS code, as text and as --json fields', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'rid-42' });
+      res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ValidationException', message: 'One or more parameter values were invalid' }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const env = { HERMES_JWT_SECRET: 'x'.repeat(64) };
+      const args = ['token', 'issue', '--user', 'u1', '--room', 'r1', '--stage', 'local', '--endpoint-url', endpoint];
+      const r = await cli(args, { env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('error: dynamodb PutItem failed: HTTP 400 ValidationException: One or more parameter values were invalid');
+      const j = await cli([...args, '--json'], { env });
+      expect(JSON.parse(j.stdout).error).toMatchObject({ code: 'aws_error', service: 'dynamodb', operation: 'PutItem', httpStatus: 400, awsCode: 'ValidationException', requestId: 'rid-42', endpoint });
+    } finally {
+      server.close();
+    }
   });
 });
 

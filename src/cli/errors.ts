@@ -5,6 +5,7 @@
  * stack with --debug.
  */
 import { HermesError, InvalidInputError, UsageError, unreachableCode } from '../core/errors.js';
+import { failedCall, failureText, isAwsCallError } from '../core/aws-failure.js';
 
 interface AwsLikeError {
   name?: string;
@@ -15,15 +16,37 @@ interface AwsLikeError {
   errors?: unknown[];
 }
 
-/** An AWS or network error translated at the edge; `code` is what --json reports for it. */
+/**
+ * An AWS or network error translated at the edge; `code` is what --json reports for it. An
+ * AWS call's failure also carries the call (service, operation), the HTTP status, AWS's own
+ * code and the request id as fields (core/aws-failure.ts), which --json reports too.
+ */
 class ExplainedError extends HermesError {
   override name = 'ExplainedError';
+  service?: string;
+  operation?: string;
+  httpStatus?: number;
+  awsCode?: string;
+  requestId?: string;
+  endpoint?: string;
+  notAws?: boolean;
+  declare readonly responseHead?: string;
   constructor(
     readonly code: string,
     message: string,
     options: { hint?: string; cause?: unknown },
   ) {
     super(message, options);
+    if (!isAwsCallError(options.cause)) return;
+    const f = failedCall(options.cause);
+    for (const k of ['service', 'operation', 'httpStatus', 'awsCode', 'requestId', 'endpoint'] as const) if (f[k] !== undefined) (this as Record<string, unknown>)[k] = f[k];
+    if (f.notAws) this.notAws = true;
+    Object.defineProperty(this, 'responseHead', { value: f.responseHead, enumerable: false });
+  }
+
+  debugDetails(): string[] {
+    if (!this.httpStatus) return [];
+    return [`request id: ${this.requestId ?? '(none in the response)'}`, ...(this.responseHead ? [`response: ${this.responseHead}`] : [])];
   }
 }
 
@@ -58,6 +81,14 @@ export function explain(err: unknown): HermesError | undefined {
     case 'AWS.SimpleQueueService.NonExistentQueue':
       return explained('resource_not_found', `A resource of this stage does not exist: ${e.message}`,
         'Was the stage deployed (`hermes deploy --stage …`), or is the local stack (`hermes dev`) running with the same --state-dir?');
+  }
+  // Any other answer to an AWS call: what was called, and what came back (AWS's error, or a page that is not AWS's).
+  if (isAwsCallError(err)) {
+    const f = failedCall(err);
+    const call = f.service ? `${f.service} ${f.operation}` : 'An AWS call';
+    return f.notAws
+      ? explained('not_aws', `${call} failed: ${failureText(err, f)}.`, 'Check --endpoint-url (or the stage record\'s endpoints) and any proxy between you and AWS.')
+      : explained('aws_error', `${call} failed: ${failureText(err, f)}`, 'AWS refused the request; the message above says why. Run again with --debug for the request id.');
   }
   return undefined;
 }
@@ -112,6 +143,9 @@ export function errorJson(err: unknown, debug = false): { error: Record<string, 
       error[key] = value;
     }
   }
+  // The raw response head of a failed AWS call is kept off the error's fields: --debug only.
+  const head = (known as { responseHead?: unknown } | undefined)?.responseHead;
+  if (debug && typeof head === 'string') error.responseHead = head;
   if (debug && err instanceof Error && err.stack) error.stack = err.stack;
   return { error };
 }

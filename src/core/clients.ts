@@ -11,6 +11,7 @@ import type {
   PostToConnectionCommandOutput,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { createHash } from 'node:crypto';
+import { recordFailedCalls } from './aws-failure.js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, ChecksumConstructor, HashConstructor, ResponseMetadata } from '@smithy/types';
 
@@ -85,12 +86,15 @@ export async function createDocumentClient(opts: ClientOptions): Promise<DynamoD
     import('@aws-sdk/lib-dynamodb'),
   ]);
   const base = new DynamoDBClient({ ...common(opts), requestHandler: await httpHandler(opts.maxSockets) });
+  recordFailedCalls(base, 'dynamodb');
   return DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
 }
 
 export async function createSqsClient(opts: ClientOptions): Promise<SQSClient> {
   const { SQSClient } = await import('@aws-sdk/client-sqs');
-  return new SQSClient({ ...common(opts), requestHandler: await httpHandler(opts.maxSockets) });
+  const client = new SQSClient({ ...common(opts), requestHandler: await httpHandler(opts.maxSockets) });
+  recordFailedCalls(client, 'sqs');
+  return client;
 }
 
 export async function createManagementClient(opts: ClientOptions & { endpoint: string }): Promise<ApiGatewayManagementApiClient> {

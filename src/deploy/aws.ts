@@ -2,7 +2,7 @@
  * The AWS clients deploy and destroy use, built once per run from the CLI's region, endpoint
  * and credentials. Every call goes through `at(resource)`, which turns a failure into a
  * DeployError naming the resource, the service and the operation; a middleware keeps the HTTP
- * exchange of a failed call (URL, status, headers) on the error for that. Tests hook
+ * exchange of a failed call (URL, status, headers) on the error for that (core/aws-failure.ts). Tests hook
  * `configure` to add middleware (recording requests, injecting failures) without touching
  * this code path.
  */
@@ -13,7 +13,8 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { defaultCredentials } from '../core/clients.js';
-import { deployError, DeployError, errorName, HTTP_EXCHANGE, type HttpExchange } from './errors.js';
+import { deployError, DeployError, errorName } from './errors.js';
+import { recordFailedCalls } from '../core/aws-failure.js';
 
 type Sendable = { send: (...args: never[]) => unknown; destroy(): void };
 
@@ -63,7 +64,7 @@ export async function createAws(opts: AwsOptions): Promise<Aws> {
     maxAttempts: 5,
   };
   const guard = <C extends Sendable & { middlewareStack: unknown }>(client: C, service: ServiceName): Guarded<C> => {
-    keepHttpExchange(client);
+    recordFailedCalls(client, service);
     opts.configure?.(client, service);
     return {
       client,
@@ -91,45 +92,6 @@ export async function createAws(opts: AwsOptions): Promise<Aws> {
     },
   };
   return aws;
-}
-
-type Next = (args: { request?: unknown }) => Promise<{ response?: unknown }>;
-type Stack = { add(mw: (next: Next, context: Record<symbol, unknown>) => Next, opts: object): void };
-
-/**
- * Two middlewares share the command's context: the inner one, just above the HTTP handler,
- * notes the URL, status and headers of each attempt; the outer one puts the last of them on
- * the error the command fails with (deployError reads it). Nothing is kept for a success.
- */
-function keepHttpExchange(client: { middlewareStack: unknown }): void {
-  const stack = client.middlewareStack as Stack;
-  stack.add(
-    (next, context) => async (args) => {
-      const req = args.request as { protocol?: string; hostname?: string; port?: number; path?: string } | undefined;
-      const url = req?.hostname ? `${req.protocol ?? 'https:'}//${req.hostname}${req.port ? `:${req.port}` : ''}${req.path ?? ''}` : undefined;
-      const exchange: HttpExchange = { url };
-      context[HTTP_EXCHANGE] = exchange;
-      const out = await next(args);
-      const res = out.response as { statusCode?: number; headers?: Record<string, string> } | undefined;
-      exchange.statusCode = res?.statusCode;
-      exchange.headers = res?.headers;
-      return out;
-    },
-    { step: 'deserialize', priority: 'low', name: 'hermesHttpExchange' },
-  );
-  stack.add(
-    (next, context) => async (args) => {
-      try {
-        return await next(args);
-      } catch (err) {
-        if (err && typeof err === 'object' && context[HTTP_EXCHANGE]) {
-          Object.defineProperty(err, HTTP_EXCHANGE, { value: context[HTTP_EXCHANGE], enumerable: false });
-        }
-        throw err;
-      }
-    },
-    { step: 'initialize', priority: 'high', name: 'hermesHttpExchangeOnError' },
-  );
 }
 
 /** The AWS error name behind a DeployError (or any error). */

@@ -9,6 +9,7 @@
  * the raw response head.
  */
 import { HermesError, unreachableCode } from '../core/errors.js';
+import { failedCall, failureText } from '../core/aws-failure.js';
 
 /** What a person or a script needs to act on a failed call. */
 export interface CallFailure {
@@ -60,26 +61,6 @@ export class DeployError extends HermesError implements CallFailure {
   }
 }
 
-/** The HTTP exchange behind a failed call, as src/deploy/aws.ts records it on the error. */
-export interface HttpExchange {
-  url?: string;
-  statusCode?: number;
-  headers?: Record<string, string>;
-}
-
-export const HTTP_EXCHANGE = Symbol.for('hermes.httpExchange');
-
-interface AwsError {
-  name?: string;
-  code?: string;
-  message?: string;
-  cause?: unknown;
-  $fault?: string;
-  $metadata?: { httpStatusCode?: number; requestId?: string };
-  $response?: { statusCode?: number; headers?: Record<string, string> };
-  [HTTP_EXCHANGE]?: HttpExchange;
-}
-
 const ACCESS = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError']);
 const EXPIRED = new Set(['ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'TokenRefreshRequired']);
 const BAD_CREDS = new Set(['UnrecognizedClientException', 'InvalidClientTokenId', 'InvalidSignatureException', 'SignatureDoesNotMatch']);
@@ -107,49 +88,12 @@ export interface CallSite {
   verb?: string;
 }
 
-/**
- * The answer did not come from AWS: the SDK could not read it as an AWS response (an HTML
- * page, a proxy's error, an operation an emulator does not implement answers with a web page).
- * AWS's own errors carry `$fault` (client or server) from the SDK's error parser.
- */
-function notAwsAnswer(e: AwsError, http: HttpExchange): boolean {
-  if (e.$fault) return false;
-  const type = http.headers?.['content-type'] ?? '';
-  return Boolean(http.statusCode) && (/html/i.test(type) || e.name === 'SyntaxError' || /Deserialization error/.test(e.message ?? ''));
-}
-
-function exchangeOf(e: AwsError): HttpExchange {
-  const recorded = e[HTTP_EXCHANGE] ?? {};
-  return {
-    url: recorded.url,
-    statusCode: recorded.statusCode ?? e.$response?.statusCode ?? e.$metadata?.httpStatusCode,
-    headers: recorded.headers ?? e.$response?.headers,
-  };
-}
-
-const origin = (url: string | undefined) => {
-  try {
-    return url ? new URL(url).origin : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-export function responseHead(http: HttpExchange): string | undefined {
-  // Only a response that was seen: $metadata alone has the status but not the head.
-  if (!http.statusCode || !http.headers) return undefined;
-  const headers = Object.entries(http.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
-  return [`HTTP ${http.statusCode}`, ...headers].join('; ');
-}
-
 export function deployError(err: unknown, at: CallSite): DeployError {
   if (err instanceof DeployError) return err;
-  const e = (err ?? {}) as AwsError;
-  const http = exchangeOf(e);
-  const endpoint = origin(http.url) ?? at.endpoint;
-  const requestId = e.$metadata?.requestId ?? http.headers?.['x-amzn-requestid'] ?? http.headers?.['x-amz-request-id'];
-  const base = { resource: at.resource, service: at.service, operation: at.action, httpStatus: http.statusCode, requestId, endpoint };
-  const opts = { cause: err, verb: at.verb, responseHead: responseHead(http) };
+  const f = failedCall(err);
+  const endpoint = f.endpoint ?? at.endpoint;
+  const base = { resource: at.resource, service: at.service, operation: at.action, httpStatus: f.httpStatus, requestId: f.requestId, endpoint };
+  const opts = { cause: err, verb: at.verb, responseHead: f.responseHead };
   const net = unreachableCode(err);
   if (net) {
     const hint = at.endpoint
@@ -157,16 +101,13 @@ export function deployError(err: unknown, at: CallSite): DeployError {
       : `Cannot reach ${at.service} in region "${at.region}" (${net}): check --region (e.g. us-east-1) and your network.`;
     return new DeployError({ ...base, httpStatus: undefined }, `cannot connect to ${endpoint ?? `${at.service} in ${at.region}`} (${net})`, { ...opts, hint });
   }
-  if (notAwsAnswer(e, http)) {
-    const type = http.headers?.['content-type'];
-    const what = /html/i.test(type ?? '') ? 'an HTML page' : `a body that is not an AWS response${type ? ` (${type})` : ''}`;
+  if (f.notAws) {
     const hint = at.endpoint
       ? `${at.endpoint} does not implement ${at.service} ${at.action}, or is not an AWS endpoint: check --endpoint-url. (moto_server lacks a few operations; docs/deploy.md lists the ones deploy may need.)`
       : 'Something other than AWS answered (a proxy, a captive portal, a firewall): check HTTPS_PROXY and your network.';
-    return new DeployError({ ...base, notAws: true }, `${endpoint ?? 'the endpoint'} answered HTTP ${http.statusCode} with ${what}, not an AWS API response`, { ...opts, hint });
+    return new DeployError({ ...base, notAws: true }, failureText(err, { ...f, endpoint }), { ...opts, hint });
   }
-  const name = e.name ?? 'Error';
-  const message = (e.message || name).split('\n')[0];
+  const name = errorName(err) ?? 'Error';
   let hint: string;
   if (ACCESS.has(name)) {
     hint = `The identity in use is missing ${iamAction(at.service, at.action)}; grant it (docs/deploy.md lists every permission deploy needs).`;
@@ -181,11 +122,10 @@ export function deployError(err: unknown, at: CallSite): DeployError {
   } else {
     hint = 'Fix the cause above and run deploy again; resources already in place are kept and reused.';
   }
-  const status = http.statusCode ? `HTTP ${http.statusCode} ` : '';
-  const awsCode = name === 'CredentialsProviderError' ? undefined : name;
-  return new DeployError({ ...base, awsCode }, `${status}${name}: ${message}`, { ...opts, hint });
+  const awsCode = name === 'CredentialsProviderError' ? undefined : f.awsCode;
+  return new DeployError({ ...base, awsCode }, failureText(err, f), { ...opts, hint });
 }
 
 export function errorName(err: unknown): string | undefined {
-  return (err as AwsError | undefined)?.name;
+  return (err as { name?: string } | undefined)?.name;
 }
