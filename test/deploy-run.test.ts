@@ -115,16 +115,20 @@ function deployerPolicy() {
   };
 }
 
-async function deployAs(credentials: AwsCredentialIdentity, flags: { dryRun?: boolean } = {}): Promise<DeployResult> {
-  const deployAws = await createAws({ region: REGION, endpoint: moto.endpoint, credentials });
+/** A CLI context for the stage, output discarded. */
+function quietContext(flags: { yes?: boolean } = {}) {
   const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
-  const ctx = createContext(
-    { stage: STAGE, region: REGION, endpointUrl: moto.endpoint, stateDir },
+  return createContext(
+    { stage: STAGE, region: REGION, endpointUrl: moto.endpoint, stateDir, ...flags },
     { stdout: sink(), stderr: sink(), stdin: Readable.from([]), env: {}, cwd: stateDir, isTTY: false },
     new AbortController().signal,
   );
+}
+
+async function deployAs(credentials: AwsCredentialIdentity, flags: { dryRun?: boolean } = {}): Promise<DeployResult> {
+  const deployAws = await createAws({ region: REGION, endpoint: moto.endpoint, credentials });
   try {
-    return (await runDeploy(ctx, { build: false, ...flags }, { aws: deployAws, bundleDir, wait: { intervalMs: 50, timeoutMs: 20_000 } })).data as DeployResult;
+    return (await runDeploy(quietContext(), { build: false, ...flags }, { aws: deployAws, bundleDir, wait: { intervalMs: 50, timeoutMs: 20_000 } })).data as DeployResult;
   } finally {
     deployAws.destroy();
   }
@@ -374,15 +378,9 @@ describe.skipIf(!available)('the deployed stage, run from what moto holds, with 
 
   it('destroy, as the documented deployer, leaves nothing of the stage', async () => {
     const deployAws = await createAws({ region: REGION, endpoint: moto.endpoint, credentials: deployer, verb: 'Destroy' });
-    const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
-    const ctx = createContext(
-      { stage: STAGE, region: REGION, endpointUrl: moto.endpoint, stateDir, yes: true },
-      { stdout: sink(), stderr: sink(), stdin: Readable.from([]), env: {}, cwd: stateDir, isTTY: false },
-      new AbortController().signal,
-    );
     try {
       const { runDestroy } = await import('../src/cli/commands/destroy.js');
-      const r = await runDestroy(ctx, { aws: deployAws });
+      const r = await runDestroy(quietContext({ yes: true }), { aws: deployAws });
       expect(r.text).toMatch(/Destroyed stage run in us-east-1: \d+ resources deleted/);
       const { observe } = await import('../src/deploy/observe.js');
       const left = await observe(deployAws, names);
