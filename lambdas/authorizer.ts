@@ -23,13 +23,13 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   return async (event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> => {
     const token = event.queryStringParameters?.token;
     if (!token) throw new Error('Unauthorized');
-    const { jwtSecret, tokensTable } = deps.settings;
-    if (!jwtSecret) {
-      deps.invocationLogger(context).error('HERMES_JWT_SECRET is not configured; refusing every connection');
+    const keys = deps.signingKeys();
+    if (!keys) {
+      deps.invocationLogger(context).error('HERMES_SIGNING_KEYS_PARAMETER is not configured; refusing every connection');
       throw new Error('Unauthorized');
     }
     try {
-      const claims = await verifyToken({ ddb: await deps.ddb(), table: tokensTable, secret: jwtSecret }, token);
+      const claims = await verifyToken({ ddb: await deps.ddb(), table: deps.settings.tokensTable, keys }, token);
       return policy(claims.user_id, 'Allow', event.methodArn, { user_id: claims.user_id, room_id: claims.room_id, token_id: claims.jti });
     } catch (err) {
       if (err instanceof TokenRefusedError) {

@@ -36,7 +36,7 @@ async function connectionsOf(room: string): Promise<string[]> {
 }
 
 async function tokenFor(user: string, room: string): Promise<string> {
-  const issued = await issueToken({ ddb: s.stack.ddb, table: s.stack.names.tokensTable, secret: s.stack.jwtSecret, bcryptCost: 4 }, { userId: user, roomId: room, ttlSeconds: 600 });
+  const issued = await issueToken({ ddb: s.stack.ddb, table: s.stack.names.tokensTable, signingKey: await s.stack.signingKeys.current(), bcryptCost: 4 }, { userId: user, roomId: room, ttlSeconds: 600 });
   return issued.token;
 }
 
@@ -128,7 +128,7 @@ describe('hermes listen', () => {
 
   it('exits 1 at once when a given token is refused from the start', async () => {
     const t = await issueToken(
-      { ddb: s.stack.ddb, table: s.stack.names.tokensTable, secret: s.stack.jwtSecret, bcryptCost: 4, now: () => Date.now() - 3 * 3600_000 },
+      { ddb: s.stack.ddb, table: s.stack.names.tokensTable, signingKey: await s.stack.signingKeys.current(), bcryptCost: 4, now: () => Date.now() - 3 * 3600_000 },
       { userId: 'late', roomId: 'tail-6', ttlSeconds: 60 },
     );
     const r = await s.run(['listen', '--token', t.token]);

@@ -45,7 +45,7 @@ beforeAll(async () => {
   stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-ops-dlq-'));
   writeStageRecord(stateDir, localStageRecord(stack));
   const t = await issueToken(
-    { ddb: stack.ddb, table: stack.names.tokensTable, secret: stack.jwtSecret, bcryptCost: 4 },
+    { ddb: stack.ddb, table: stack.names.tokensTable, signingKey: await stack.signingKeys.current(), bcryptCost: 4 },
     { userId: 'watcher', roomId: 'dlq-room', ttlSeconds: 600 },
   );
   client = await connect(stack.endpoints.websocket, t.token);

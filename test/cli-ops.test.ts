@@ -31,7 +31,7 @@ const store = () => ({ ddb: stack.ddb, table: stack.names.connectionsTable });
 
 async function join(user: string, room: string): Promise<TestClient & { id: string }> {
   const t = await issueToken(
-    { ddb: stack.ddb, table: stack.names.tokensTable, secret: stack.jwtSecret, bcryptCost: 4 },
+    { ddb: stack.ddb, table: stack.names.tokensTable, signingKey: await stack.signingKeys.current(), bcryptCost: 4 },
     { userId: user, roomId: room, ttlSeconds: 600 },
   );
   const before = new Set((await listConnections(store(), { roomId: room })).map((r) => r.connection_id));

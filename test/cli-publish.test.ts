@@ -21,7 +21,7 @@ const open: TestClient[] = [];
 
 async function listener(room: string): Promise<TestClient> {
   const t = await issueToken(
-    { ddb: s.stack.ddb, table: s.stack.names.tokensTable, secret: s.stack.jwtSecret, bcryptCost: 4 },
+    { ddb: s.stack.ddb, table: s.stack.names.tokensTable, signingKey: await s.stack.signingKeys.current(), bcryptCost: 4 },
     { userId: `watcher-${open.length}`, roomId: room, ttlSeconds: 600 },
   );
   const c = await connect(s.stack.endpoints.websocket, t.token);

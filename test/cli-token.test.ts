@@ -29,8 +29,8 @@ beforeAll(async () => {
 afterAll(async () => {
   // No command ever shows the signing secret, whatever it printed.
   for (const r of outputs) {
-    expect(r.stdout).not.toContain(s.stack.jwtSecret);
-    expect(r.stderr).not.toContain(s.stack.jwtSecret);
+    expect(r.stdout).not.toContain((await s.stack.signingKeys.current()).secret);
+    expect(r.stderr).not.toContain((await s.stack.signingKeys.current()).secret);
   }
   await s?.close();
 });
@@ -190,18 +190,19 @@ describe('hermes token verify', () => {
     };
 
     expect((await reason(`${h}.${forged}.${sig}`)).reason).toBe('signature');
-    const otherSecret = jwt.sign(claims, 'x'.repeat(64), { algorithm: 'HS512' });
+    const otherSecret = jwt.sign(claims, 'x'.repeat(64), { algorithm: 'HS512', keyid: (await s.stack.signingKeys.current()).kid });
     expect((await reason(otherSecret)).reason).toBe('signature');
+    expect((await reason(jwt.sign(claims, 'x'.repeat(64), { algorithm: 'HS512', keyid: 'k-elsewhere' }))).reason).toBe('unknown-key');
 
     const old = await issueToken(
-      { ddb: s.stack.ddb, table: s.stack.names.tokensTable, secret: s.stack.jwtSecret, bcryptCost: 4, now: () => Date.now() - 3 * 3600_000 },
+      { ddb: s.stack.ddb, table: s.stack.names.tokensTable, signingKey: await s.stack.signingKeys.current(), bcryptCost: 4, now: () => Date.now() - 3 * 3600_000 },
       { userId: 'hank', roomId: 'room-3', ttlSeconds: 60 },
     );
     const expired = await reason(old.token);
     expect(expired).toMatchObject({ valid: false, reason: 'expired' });
     expect(expired.message).toContain('expired at');
 
-    const hs256 = jwt.sign(claims, s.stack.jwtSecret, { algorithm: 'HS256' });
+    const hs256 = jwt.sign(claims, (await s.stack.signingKeys.current()).secret, { algorithm: 'HS256' });
     expect((await reason(hs256)).reason).toBe('algorithm');
 
     expect((await reason(t.token, ['--room', 'room-4'])).reason).toBe('room-mismatch');

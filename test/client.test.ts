@@ -66,8 +66,8 @@ const uniqueRoom = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 
 describe('client library against the local stack', () => {
   let stack: LocalStack;
-  const tokenFor = (user: string, room: string) =>
-    issueToken({ ddb: stack.ddb, table: stack.names.tokensTable, secret: stack.jwtSecret, bcryptCost: 4 }, { userId: user, roomId: room, ttlSeconds: 600 });
+  const tokenFor = async (user: string, room: string) =>
+    issueToken({ ddb: stack.ddb, table: stack.names.tokensTable, signingKey: await stack.signingKeys.current(), bcryptCost: 4 }, { userId: user, roomId: room, ttlSeconds: 600 });
   const send = (room: string, data: unknown, id?: string) =>
     publish({ sqs: stack.sqs, queueUrl: stack.queues.queueUrl }, [{ room_id: room, user_id: 'backend', data, ...(id ? { id } : {}) }]);
   const join = async (user: string, room: string, extra: Partial<ConnectOptions> = {}) => {
@@ -250,7 +250,7 @@ describe('keepalive against a gateway with a short idle timeout', () => {
 
   it('keeps an idle connection open, and the keepalive gets no error frame', async () => {
     const tokenFor = async (user: string) =>
-      (await issueToken({ ddb: stack.ddb, table: stack.names.tokensTable, secret: stack.jwtSecret, bcryptCost: 4 }, { userId: user, roomId: 'quiet', ttlSeconds: 600 })).token;
+      (await issueToken({ ddb: stack.ddb, table: stack.names.tokensTable, signingKey: await stack.signingKeys.current(), bcryptCost: 4 }, { userId: user, roomId: 'quiet', ttlSeconds: 600 })).token;
     const kept = track({ url: stack.endpoints.websocket, token: await tokenFor('kept'), WebSocket, keepAliveMs: 300, backoff: FAST });
     const idle = track({ url: stack.endpoints.websocket, token: await tokenFor('idle'), WebSocket, keepAliveMs: 0, backoff: FAST });
     await Promise.all([kept.client.opened(), idle.client.opened()]);

@@ -4,14 +4,17 @@ import { useLocalDynamo } from './helpers/dynamo.js';
 import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { resourceNames } from '../src/stack/names.js';
-import { issueToken, verifyToken, revokeToken, revokeUserTokens, listTokens, generateJwtSecret } from '../src/core/tokens.js';
+import { issueToken, verifyToken, revokeToken, revokeUserTokens, listTokens } from '../src/core/tokens.js';
+import { currentKey, newKeyRing, rotateKeyRing, staticKeySource } from '../src/core/signing-keys.js';
 import { InvalidInputError, TokenRefusedError, UsageError } from '../src/core/errors.js';
 
 const names = resourceNames('unit');
 const decoded = (token: string) => jwt.decode(token, { json: true })!;
 const db = useLocalDynamo(names);
-const secret = generateJwtSecret();
-const deps = () => ({ ddb: db.ddb, table: names.tokensTable, secret, bcryptCost: 4 });
+const ring = newKeyRing();
+const key = currentKey(ring);
+const secret = key.secret;
+const deps = () => ({ ddb: db.ddb, table: names.tokensTable, signingKey: key, keys: staticKeySource(ring), bcryptCost: 4 });
 
 async function refusal(token: string, now?: () => number): Promise<string> {
   try {
@@ -54,12 +57,12 @@ describe('tokens', () => {
     const claims = decoded(t.token);
     expect(await refusal('abc')).toBe('malformed');
     expect(await refusal(`${h}.${Buffer.from(JSON.stringify({ ...claims, room_id: 'x' })).toString('base64url')}.${s}`)).toBe('signature');
-    const hs256 = jwt.sign({ ...claims }, secret, { algorithm: 'HS256' });
+    const hs256 = jwt.sign({ ...claims }, secret, { algorithm: 'HS256', keyid: key.kid });
     expect(await refusal(hs256)).toBe('algorithm');
     expect(await refusal(t.token, () => Date.now() + 120_000)).toBe('expired');
-    const wrongSecret = jwt.sign({ ...claims, token: 'guessed' }, secret, { algorithm: 'HS512' });
+    const wrongSecret = jwt.sign({ ...claims, token: 'guessed' }, secret, { algorithm: 'HS512', keyid: key.kid });
     expect(await refusal(wrongSecret)).toBe('secret-mismatch');
-    const wrongRoom = jwt.sign({ ...claims, room_id: 'elsewhere' }, secret, { algorithm: 'HS512' });
+    const wrongRoom = jwt.sign({ ...claims, room_id: 'elsewhere' }, secret, { algorithm: 'HS512', keyid: key.kid });
     expect(await refusal(wrongRoom)).toBe('room-mismatch');
     expect(await revokeToken(deps(), 'u2', t.tokenId)).toBe(true);
     expect(await refusal(t.token)).toBe('revoked');
@@ -73,17 +76,28 @@ describe('tokens', () => {
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     expect(await refusal(`${b64({ alg: 'none', typ: 'JWT' })}.${p}.`)).toBe('algorithm');
     expect(await refusal(`${b64({ typ: 'JWT' })}.${p}.x`)).toBe('algorithm');
-    expect(await refusal(jwt.sign({ ...claims }, secret, { algorithm: 'HS384' }))).toBe('algorithm');
+    expect(await refusal(jwt.sign({ ...claims }, secret, { algorithm: 'HS384', keyid: key.kid }))).toBe('algorithm');
     expect(await refusal(`${b64('HS512')}.${p}.x`)).toBe('malformed');
     expect(await refusal(`!!.${p}.x`)).toBe('malformed');
     const { jti: _jti, ...noJti } = claims;
-    expect(await refusal(jwt.sign(noJti, secret, { algorithm: 'HS512' }))).toBe('claims');
-    expect(await refusal(jwt.sign({ ...claims, nbf: claims.iat! + 3600 }, secret, { algorithm: 'HS512' }))).toBe('claims');
+    expect(await refusal(jwt.sign(noJti, secret, { algorithm: 'HS512', keyid: key.kid }))).toBe('claims');
+    expect(await refusal(jwt.sign({ ...claims, nbf: claims.iat! + 3600 }, secret, { algorithm: 'HS512', keyid: key.kid }))).toBe('claims');
     // jsonwebtoken refuses to sign a non-numeric exp, so this one is signed by hand.
-    const body = `${b64({ alg: 'HS512', typ: 'JWT' })}.${b64({ ...claims, exp: 'later' })}`;
+    const body = `${b64({ alg: 'HS512', typ: 'JWT', kid: key.kid })}.${b64({ ...claims, exp: 'later' })}`;
     expect(await refusal(`${body}.${createHmac('sha512', secret).update(body).digest('base64url')}`)).toBe('claims');
     const err = await verifyToken(deps(), t.token.slice(0, -2)).then(() => undefined, (e: unknown) => e);
-    expect(err).toMatchObject({ reason: 'signature', message: expect.stringContaining('does not match this stage\'s secret') });
+    expect(err).toMatchObject({ reason: 'signature', message: expect.stringContaining('does not match the stage\'s signing key it names') });
+  });
+
+  it('names the signing key in the header (kid); a token of an unknown key or of a retired one is refused with that reason', async () => {
+    const t = await issueToken(deps(), { userId: 'u6', roomId: 'r6', ttlSeconds: 60 });
+    expect(JSON.parse(Buffer.from(t.token.split('.')[0], 'base64url').toString())).toEqual({ alg: 'HS512', typ: 'JWT', kid: key.kid });
+    const claims = decoded(t.token);
+    expect(await refusal(jwt.sign({ ...claims }, secret, { algorithm: 'HS512' }))).toBe('unknown-key');
+    expect(await refusal(jwt.sign({ ...claims }, secret, { algorithm: 'HS512', keyid: 'k-nobody' }))).toBe('unknown-key');
+    const rotated = rotateKeyRing(ring, 0).ring;
+    const err = await verifyToken({ ...deps(), keys: staticKeySource(rotated) }, t.token).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'retired-key', message: expect.stringMatching(new RegExp(`^retired key: the token was signed with key ${key.kid}`)) });
   });
 
   it('revokes all of a user\'s tokens, or only those of one room', async () => {
@@ -116,7 +130,7 @@ describe('tokens', () => {
       expect((err as Error).message).toMatch(message);
       expect((err as Error).message).not.toMatch(/--|hermes /);
     }
-    const noSecret = await issueToken({ ...deps(), secret: '' }, { userId: 'u', roomId: 'r' }).then(() => undefined, (e: unknown) => e);
+    const noSecret = await issueToken({ ...deps(), signingKey: { kid: key.kid, secret: '' } }, { userId: 'u', roomId: 'r' }).then(() => undefined, (e: unknown) => e);
     expect(noSecret).toMatchObject({ field: 'secret', hint: undefined });
     expect((noSecret as Error).message).not.toMatch(/--|hermes /);
   });

@@ -134,13 +134,13 @@ describe('AWS errors outside deploy', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const env = { HERMES_JWT_SECRET: 'x'.repeat(64) };
-      const args = ['token', 'issue', '--user', 'u1', '--room', 'r1', '--stage', 'local', '--endpoint-url', endpoint];
+      const env = {};
+      const args = ['token', 'list', '--stage', 'local', '--endpoint-url', endpoint];
       const r = await cli(args, { env });
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain('error: dynamodb PutItem failed: HTTP 400 ValidationException: One or more parameter values were invalid');
+      expect(r.stderr).toContain('error: dynamodb Scan failed: HTTP 400 ValidationException: One or more parameter values were invalid');
       const j = await cli([...args, '--json'], { env });
-      expect(JSON.parse(j.stdout).error).toMatchObject({ code: 'aws_error', service: 'dynamodb', operation: 'PutItem', httpStatus: 400, awsCode: 'ValidationException', requestId: 'rid-42', endpoint });
+      expect(JSON.parse(j.stdout).error).toMatchObject({ code: 'aws_error', service: 'dynamodb', operation: 'Scan', httpStatus: 400, awsCode: 'ValidationException', requestId: 'rid-42', endpoint });
     } finally {
       server.close();
     }

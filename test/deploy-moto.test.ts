@@ -20,6 +20,8 @@ import {
   CreateStageCommand, DeleteStageCommand, GetApisCommand, GetAuthorizerCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand,
 } from '@aws-sdk/client-apigatewayv2';
 import { DeployError } from '../src/deploy/errors.js';
+import { DescribeParametersCommand, GetParameterCommand, ListTagsForResourceCommand } from '@aws-sdk/client-ssm';
+import { currentKey, parseKeyRing } from '../src/core/signing-keys.js';
 import { motoAvailable, startMoto, callRecorder, type Moto } from './helpers/moto.js';
 import { botocoreDataDir, violations } from './helpers/api-model.js';
 import { runDestroy } from '../src/cli/commands/destroy.js';
@@ -47,7 +49,7 @@ let stateDir: string;
 const counter = callRecorder();
 /** How many resources a stage has: whatever the definition declares (src/stack/definition.ts). */
 const TOTAL = plan(
-  desiredState({ names, ids: { region: REGION, partition: 'aws' }, codeSha256: Object.fromEntries(HANDLER_NAMES.map((h) => [h, ''])) as never, jwtSecret: 'x' }),
+  desiredState({ names, ids: { region: REGION, partition: 'aws' }, codeSha256: Object.fromEntries(HANDLER_NAMES.map((h) => [h, ''])) as never }),
   { tables: {}, queues: {}, roles: {}, functions: {} },
 ).length;
 const fast = { intervalMs: 50, timeoutMs: 20_000 };
@@ -124,7 +126,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(r.text).toContain(`WebSocket URL:        wss://${apiId}.execute-api.${REGION}.amazonaws.com/${STAGE}`);
     expect(r.text).toContain(`Management endpoint:  https://${apiId}.execute-api.${REGION}.amazonaws.com/${STAGE}`);
     expect(r.text).toContain(`Queue URL:            ${moto.endpoint}/123456789012/${names.queue}`);
-    expect(r.text).toContain(`JWT secret:           in the environment of function ${names.fn('authorizer')}`);
+    expect(r.text).toContain(`Signing keys:         SSM parameter ${names.parameter('signingKeys')} (SecureString, ${REGION})`);
     const record = JSON.parse(readFileSync(r.data.stageRecord!, 'utf8'));
     expect(record).toMatchObject({
       stage: STAGE,
@@ -132,12 +134,53 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
       endpoints: { websocket: `wss://${apiId}.execute-api.${REGION}.amazonaws.com/${STAGE}`, management: `https://${apiId}.execute-api.${REGION}.amazonaws.com/${STAGE}` },
       queueUrl: `${moto.endpoint}/123456789012/${names.queue}`,
       dlqUrl: `${moto.endpoint}/123456789012/${names.dlq}`,
-      secretLocation: expect.stringContaining(names.fn('authorizer')),
+      secretLocation: expect.stringContaining(names.parameter('signingKeys')),
     });
-    // The secret is in the authorizer's environment and nowhere in the output or the record.
-    const secret = (await aws.lambda.at('test')(new GetFunctionCommand({ FunctionName: names.fn('authorizer') }))).Configuration!.Environment!.Variables!.HERMES_JWT_SECRET!;
-    expect(secret.length).toBeGreaterThanOrEqual(64);
-    for (const text of [r.text, r.stderr, JSON.stringify(r.data), readFileSync(r.data.stageRecord!, 'utf8')]) expect(text).not.toContain(secret);
+    // The key is in the parameter, and in no function's configuration, no output, not the record.
+    const ring = (await aws.ssm.at('test')(new GetParameterCommand({ Name: names.parameter('signingKeys'), WithDecryption: true }))).Parameter!.Value!;
+    const key = currentKey(parseKeyRing(ring, 'test')).secret;
+    expect(key.length).toBeGreaterThanOrEqual(64);
+    const configs = await Promise.all(HANDLER_NAMES.map((h) => aws.lambda.at('test')(new GetFunctionCommand({ FunctionName: names.fn(h) }))));
+    for (const text of [r.text, r.stderr, JSON.stringify(r.data), readFileSync(r.data.stageRecord!, 'utf8'), JSON.stringify(configs)]) expect(text).not.toContain(key);
+  });
+
+  it('keeps the signing keys in an encrypted SSM parameter (SecureString, aws/ssm), tagged', async () => {
+    const send = aws.ssm.at('test');
+    const Name = names.parameter('signingKeys');
+    const [described] = (await send(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [Name] }] }))).Parameters!;
+    expect(described).toMatchObject({ Name, Type: 'SecureString', KeyId: 'alias/aws/ssm', Tier: 'Standard' });
+    const raw = (await send(new GetParameterCommand({ Name }))).Parameter!.Value!;
+    const plain = (await send(new GetParameterCommand({ Name, WithDecryption: true }))).Parameter!.Value!;
+    expect(raw).not.toBe(plain); // without decryption SSM hands out the ciphertext only
+    expect((await send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: Name }))).TagList).toEqual(
+      expect.arrayContaining([{ Key: 'hermes:stage', Value: STAGE }]),
+    );
+  });
+
+  it('a token from `hermes token issue --stage` is valid for `token verify --stage`; after `secret rotate --grace 0` it is refused as signed by a retired key', async () => {
+    const issued = await cli(['token', 'issue', '--user', 'u1', '--room', 'r1', ...cliArgs(), '--json'], { timeoutMs: 60_000 });
+    expect(issued.code, issued.stderr).toBe(0);
+    const { token } = JSON.parse(issued.stdout) as { token: string };
+    const ok = await cli(['token', 'verify', token, ...cliArgs()], { timeoutMs: 60_000 });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^valid: /);
+    // A HERMES_JWT_SECRET that disagrees with the stage's key is an error that says so.
+    const wrong = await cli(['token', 'issue', '--user', 'u1', '--room', 'r1', ...cliArgs()], { env: { HERMES_JWT_SECRET: 'y'.repeat(86) }, timeoutMs: 60_000 });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/HERMES_JWT_SECRET does not match the signing key of stage "itest"/);
+    const rotated = await cli(['secret', 'rotate', '--grace', '0', ...cliArgs(), '--json'], { timeoutMs: 60_000 });
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const rotation = JSON.parse(rotated.stdout) as { current: string; retiring: { kid: string } };
+    expect(rotation.current).not.toBe(rotation.retiring.kid);
+    const refused = await cli(['token', 'verify', token, ...cliArgs()], { timeoutMs: 60_000 });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(new RegExp(`^refused \\(retired-key\\): retired key: the token was signed with key ${rotation.retiring.kid}`));
+    const fresh = JSON.parse((await cli(['token', 'issue', '--user', 'u1', '--room', 'r1', ...cliArgs(), '--json'], { timeoutMs: 60_000 })).stdout) as { token: string };
+    expect((await cli(['token', 'verify', fresh.token, ...cliArgs()], { timeoutMs: 60_000 })).code).toBe(0);
+    const shown = await cli(['secret', 'show', ...cliArgs()], { timeoutMs: 60_000 });
+    expect(shown.stdout).toContain(`${rotation.current}  current`);
+    expect(shown.stdout).toContain(`${rotation.retiring.kid}  retired`);
+    expect(shown.stdout + rotated.stdout).not.toMatch(/[A-Za-z0-9_-]{86}/); // never a key
   });
 
   it('configured the tables: keys, indexes, on-demand billing, TTL, tags', async () => {
@@ -163,12 +206,14 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     }
   });
 
-  it('configured the queues: redrive to the DLQ after 5 receives, visibility 180 s, tags', async () => {
+  it('configured the queues: redrive to the DLQ after 5 receives, visibility 180 s, the DLQ keeps 14 days, tags', async () => {
     const send = aws.sqs.at('test');
     const url = (n: string) => send(new GetQueueUrlCommand({ QueueName: n })).then((r) => r.QueueUrl!);
     const q = (await send(new GetQueueAttributesCommand({ QueueUrl: await url(names.queue), AttributeNames: ['All'] }))).Attributes!;
     const dlq = (await send(new GetQueueAttributesCommand({ QueueUrl: await url(names.dlq), AttributeNames: ['All'] }))).Attributes!;
     expect(q.VisibilityTimeout).toBe('180');
+    // A dead letter outlives the time it takes someone to look at it: SQS's maximum, 14 days.
+    expect(dlq.MessageRetentionPeriod).toBe(String(14 * 24 * 3600));
     expect(JSON.parse(q.RedrivePolicy!)).toEqual({ deadLetterTargetArn: dlq.QueueArn, maxReceiveCount: 5 });
     for (const n of [names.queue, names.dlq]) {
       expect((await send(new ListQueueTagsCommand({ QueueUrl: await url(n) }))).Tags).toMatchObject({ 'hermes:stage': STAGE, 'hermes:managed': 'true' });
@@ -219,8 +264,8 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
       HERMES_DLQ_URL: `${moto.endpoint}/123456789012/${names.dlq}`,
       HERMES_MANAGEMENT_ENDPOINT: `https://${apiId}.execute-api.${REGION}.amazonaws.com/${STAGE}`,
     });
-    const connect = (await send(new GetFunctionCommand({ FunctionName: names.fn('connect') }))).Configuration!.Environment!.Variables!;
-    expect(connect.HERMES_JWT_SECRET).toBeUndefined();
+    const auth = (await send(new GetFunctionCommand({ FunctionName: names.fn('authorizer') }))).Configuration!.Environment!.Variables!;
+    expect(auth.HERMES_SIGNING_KEYS_PARAMETER).toBe(names.parameter('signingKeys'));
   });
 
   it('configured the WebSocket API: route selection, REQUEST authorizer on $connect, four AWS_PROXY routes, stage', async () => {
@@ -269,15 +314,15 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
   });
 
   it('a second deploy with nothing changed makes no mutating call and says so', async () => {
-    const before = (await aws.lambda.at('test')(new GetFunctionCommand({ FunctionName: names.fn('authorizer') }))).Configuration!.Environment!.Variables!.HERMES_JWT_SECRET;
+    const keys = () => aws.ssm.at('test')(new GetParameterCommand({ Name: names.parameter('signingKeys'), WithDecryption: true })).then((p) => p.Parameter!.Value);
+    const before = await keys();
     const r = await deploy();
     expect(r.mutations).toEqual([]);
     expect(r.data.changed).toBe(false);
     expect(r.data.summary).toEqual({ create: 0, update: 0, unchanged: TOTAL, delete: 0 });
     expect(r.text).toMatch(/is up to date: nothing changed/);
     expect(r.stderr).toContain(`· function ${names.fn('connect')} unchanged`);
-    const after = (await aws.lambda.at('test')(new GetFunctionCommand({ FunctionName: names.fn('authorizer') }))).Configuration!.Environment!.Variables!.HERMES_JWT_SECRET;
-    expect(after).toBe(before); // the secret is kept, so issued tokens stay valid
+    expect(await keys()).toBe(before); // the keys are kept, so issued tokens stay valid
   });
 
   it('--dry-run with nothing changed plans all unchanged and makes no mutating call', async () => {
@@ -382,9 +427,9 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const err = capture();
     counter.reset();
     const r = await runDestroy(context(STAGE, err, { yes: true }), { aws });
-    expect(r.text).toContain(`Destroyed stage ${STAGE} in ${REGION}: 16 resources deleted.`);
+    expect(r.text).toContain(`Destroyed stage ${STAGE} in ${REGION}: 17 resources deleted.`);
     const order = err.text().split('\n').filter((l) => / ✓ /.test(l)).map((l) => l.split('✓ ')[1].split(' ')[0]);
-    expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', 'table', 'table']);
+    expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', 'parameter', 'table', 'table']);
     const prefix = `hermes-${STAGE}-`;
     expect(((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions ?? []).filter((f) => f.FunctionName?.startsWith(prefix))).toEqual([]);
     expect(((await aws.dynamodb.at('test')(new ListTablesCommand({}))).TableNames ?? []).filter((t) => t.startsWith(prefix))).toEqual([]);
@@ -392,6 +437,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(((await aws.iam.at('test')(new ListRolesCommand({}))).Roles ?? []).filter((x) => x.RoleName?.startsWith(prefix))).toEqual([]);
     expect(((await aws.apigateway.at('test')(new GetApisCommand({}))).Items ?? []).filter((a) => a.Name === names.api)).toEqual([]);
     expect((await aws.lambda.at('test')(new ListEventSourceMappingsCommand({}))).EventSourceMappings ?? []).toEqual([]);
+    expect((await aws.ssm.at('test')(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [names.parameter('signingKeys')] }] }))).Parameters).toEqual([]);
     expect(existsSync(path.join(stateDir, 'stages', `${STAGE}.json`))).toBe(false);
   });
 

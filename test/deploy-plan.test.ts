@@ -22,7 +22,7 @@ const ids: KnownIds = {
   dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/hermes-dev-messages-dlq',
 };
 const sha = Object.fromEntries(HANDLER_NAMES.map((h) => [h, `sha-${h}`])) as Record<(typeof HANDLER_NAMES)[number], string>;
-const desired = () => desiredState({ names, ids, codeSha256: sha, jwtSecret: 's3cret-value' });
+const desired = () => desiredState({ names, ids, codeSha256: sha });
 
 /** What observe() returns right after `d` was deployed (RedrivePolicy formatted as SQS does). */
 function deployedAs(d: DesiredState): ObservedState {
@@ -60,6 +60,7 @@ function deployedAs(d: DesiredState): ObservedState {
         },
       ]),
     ),
+    signingKeys: { arn: 'arn:aws:ssm:eu-west-1:123456789012:parameter/hermes/dev/signing-keys', type: 'SecureString', validKeyRing: true, tags: { ...d.signingKeys.tags } },
     roles: Object.fromEntries(
       d.roles.map((r) => [r.name, { arn: `arn:aws:iam::123456789012:role/${r.name}`, trustPolicy: r.trustPolicy, policies: { [r.policyName]: r.policy }, tags: { ...r.tags } }]),
     ),
@@ -113,13 +114,13 @@ describe('deploy plan', () => {
     const items = plan(desired(), { tables: {}, queues: {}, roles: {}, functions: {} });
     expect(items.every((i) => i.action === 'create')).toBe(true);
     expect(items.map((i) => i.kind)).toEqual([
-      'table', 'table', 'queue', 'queue', 'api',
+      'table', 'table', 'queue', 'queue', 'parameter', 'api',
       ...HANDLER_NAMES.map(() => 'role'), ...HANDLER_NAMES.map(() => 'function'),
       'authorizer', 'integration', 'integration', 'integration', 'integration',
       'route', 'route', 'route', 'route',
       ...HANDLER_NAMES.map(() => 'permission'), 'stage', 'event-source-mapping',
     ]);
-    expect(items).toHaveLength(31);
+    expect(items).toHaveLength(32);
     // The DLQ comes before the queue whose redrive policy points at it.
     expect(items[2].resource).toBe(names.dlq);
   });
@@ -128,7 +129,7 @@ describe('deploy plan', () => {
     const d = desired();
     const items = plan(d, deployedAs(d));
     expect(changed(items)).toEqual([]);
-    expect(summarize(items)).toEqual({ create: 0, update: 0, unchanged: 31, delete: 0 });
+    expect(summarize(items)).toEqual({ create: 0, update: 0, unchanged: 32, delete: 0 });
   });
 
   it('updates only the function whose code changed', () => {
@@ -140,18 +141,27 @@ describe('deploy plan', () => {
     expect(find(items, 'function', names.fn('connect')).changes).toEqual(['code old-sha → sha-conn']);
   });
 
-  it('reports configuration drift per field and never shows the JWT secret', () => {
+  it('reports configuration drift per field; an old deploy\'s HERMES_JWT_SECRET is removed from the environment, its value never shown', () => {
     const d = desired();
     const o = deployedAs(d);
     const auth = o.functions[names.fn('authorizer')];
     auth.memory = 128;
     auth.env.HERMES_JWT_SECRET = 'other-secret';
     auth.env.EXTRA = '1';
+    auth.env.API_TOKEN = 'tok';
     const item = find(plan(d, o), 'function', names.fn('authorizer'));
     expect(item.action).toBe('update');
-    expect(item.changes).toEqual(['memory 128 → 1024', 'env HERMES_JWT_SECRET set', 'env EXTRA removed']);
-    expect(JSON.stringify(item)).not.toContain('s3cret-value');
+    expect(item.changes).toEqual(['memory 128 → 1024', 'env HERMES_JWT_SECRET removed', 'env EXTRA removed', 'env API_TOKEN removed']);
     expect(JSON.stringify(item)).not.toContain('other-secret');
+    expect(d.functions.every((f) => !Object.keys(f.env).some((k) => /SECRET/.test(k)))).toBe(true);
+  });
+
+  it('makes the signing-keys parameter once and never overwrites a ring; a parameter that is not one stops the deploy', () => {
+    const d = desired();
+    expect(d.signingKeys).toEqual({ name: '/hermes/dev/signing-keys', type: 'SecureString', tags: { [STAGE_TAG]: 'dev', 'hermes:managed': 'true' } });
+    const o = deployedAs(d);
+    o.signingKeys = { ...o.signingKeys!, type: 'String', validKeyRing: false };
+    expect(find(plan(d, o), 'parameter', '/hermes/dev/signing-keys').changes).toEqual(['its value is not a hermes key ring (cannot change in place)', 'type String → SecureString']);
   });
 
   it('sizes the functions and the queue as the design says', () => {
@@ -168,8 +178,9 @@ describe('deploy plan', () => {
       HERMES_DLQ_URL: ids.dlqUrl,
       HERMES_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
     });
-    expect(fn('authorizer').env.HERMES_JWT_SECRET).toBe('s3cret-value');
+    expect(fn('authorizer').env.HERMES_SIGNING_KEYS_PARAMETER).toBe('/hermes/dev/signing-keys');
     expect(fn('connect').env).toEqual({ HERMES_STAGE: 'dev', HERMES_CONNECTIONS_TABLE: names.connectionsTable, HERMES_TOKENS_TABLE: names.tokensTable });
+    expect(fn('authorizer').env).toEqual({ ...fn('connect').env, HERMES_SIGNING_KEYS_PARAMETER: '/hermes/dev/signing-keys' });
     for (const r of [...d.tables, ...d.queues, ...d.roles, ...d.functions, d.api, d.stage, d.mapping]) {
       expect(r.tags).toEqual({ [STAGE_TAG]: 'dev', 'hermes:managed': 'true' });
     }
@@ -262,7 +273,7 @@ describe('deploy plan', () => {
   });
 
   it('uses placeholders before the first deploy, so a dry run can show the whole plan', () => {
-    const d = desiredState({ names, ids: { region: 'us-east-1', partition: 'aws' }, codeSha256: sha, jwtSecret: 'x' });
+    const d = desiredState({ names, ids: { region: 'us-east-1', partition: 'aws' }, codeSha256: sha });
     expect(d.functions.find((f) => f.handler === 'send-message')!.env.HERMES_MANAGEMENT_ENDPOINT).toBe(
       'https://<api-id>.execute-api.us-east-1.amazonaws.com/dev',
     );

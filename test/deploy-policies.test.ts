@@ -16,7 +16,7 @@ const LOGS = ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'
 
 describe('IAM policies', () => {
   it('gives each function only the actions its handler calls', () => {
-    expect(actions('authorizer')).toEqual(['dynamodb:GetItem', ...LOGS].sort());
+    expect(actions('authorizer')).toEqual(['dynamodb:GetItem', 'ssm:GetParameter', ...LOGS].sort());
     expect(actions('connect')).toEqual(['dynamodb:PutItem', ...LOGS].sort());
     expect(actions('disconnect')).toEqual(['dynamodb:DeleteItem', ...LOGS].sort());
     expect(actions('default')).toEqual(['execute-api:ManageConnections', ...LOGS].sort());
@@ -47,6 +47,9 @@ describe('IAM policies', () => {
     const byAction = (h: (typeof HANDLER_NAMES)[number], action: string) =>
       policy(h).Statement.filter((s) => s.Action.includes(action)).flatMap((s) => s.Resource);
     expect(byAction('authorizer', 'dynamodb:GetItem')).toEqual(['arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-tokens']);
+    // that one parameter, and no KMS statement: aws/ssm's key policy lets the account's principals decrypt through SSM
+    expect(byAction('authorizer', 'ssm:GetParameter')).toEqual(['arn:aws:ssm:eu-west-1:111122223333:parameter/hermes/prod/signing-keys']);
+    expect(HANDLER_NAMES.flatMap((h) => policy(h).Statement.flatMap((st) => st.Action)).filter((a) => a.startsWith('kms:'))).toEqual([]);
     expect(byAction('connect', 'dynamodb:PutItem')).toEqual(['arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-connections']);
     expect(byAction('send-message', 'dynamodb:Query')).toEqual([
       'arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-connections/index/room_id-index',

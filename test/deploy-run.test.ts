@@ -34,6 +34,8 @@ import type { DeployResult } from '../src/deploy/deploy.js';
 import { resourceNames, ROOM_INDEX } from '../src/stack/names.js';
 import { ENV, HANDLER_NAMES } from '../src/stack/definition.js';
 import { issueToken } from '../src/core/tokens.js';
+import { currentKey, parseKeyRing } from '../src/core/signing-keys.js';
+import { getParameter } from '../src/core/ssm-parameter.js';
 import { encodeQueueMessage } from '../src/core/envelope.js';
 
 const STAGE = 'run';
@@ -60,7 +62,7 @@ let aws: ReturnType<typeof clients>;
 /**
  * Where moto's IAM evaluation differs from AWS's, the test gives moto an equivalent view of
  * each deployed policy (docs/deploy.md, "Least privilege, for real"): moto authorizes every
- * DynamoDB request against resource `*` (so only the actions can be checked there), and names
+ * DynamoDB and SSM request against resource `*` (so only the actions can be checked there), and names
  * SQS batch calls after themselves (sqs:DeleteMessageBatch) where AWS checks the single action.
  */
 function motoView(policy: { Statement: Array<{ Action: string[]; Resource: string[] }> }) {
@@ -68,7 +70,7 @@ function motoView(policy: { Statement: Array<{ Action: string[]; Resource: strin
     ...policy,
     Statement: policy.Statement.map((s) => {
       const batch = s.Action.filter((a) => ['sqs:DeleteMessage', 'sqs:SendMessage', 'sqs:ChangeMessageVisibility'].includes(a)).map((a) => `${a}Batch`);
-      return { ...s, Action: [...s.Action, ...batch], Resource: s.Action.some((a) => a.startsWith('dynamodb:')) ? ['*'] : s.Resource };
+      return { ...s, Action: [...s.Action, ...batch], Resource: s.Action.some((a) => /^(dynamodb|ssm):/.test(a)) ? ['*'] : s.Resource };
     }),
   };
 }
@@ -151,15 +153,12 @@ async function restoreMotoView(iam: IAMClient = aws.iam): Promise<void> {
   }
 }
 
-async function stageSecret(): Promise<string> {
-  const c = await aws.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: names.fn('authorizer') }));
-  return c.Environment!.Variables![ENV.jwtSecret]!;
-}
-
-/** A token for the stage, as `hermes token issue --stage run` mints it (the stage's key, its tokens table). */
+/** A token for the stage, as `hermes token issue --stage run` mints it: the current key of the stage's SSM parameter, its tokens table. */
 async function token(userId: string, roomId: string): Promise<string> {
   const ddb = DynamoDBDocumentClient.from(aws.ddb);
-  return (await issueToken({ ddb, table: names.tokensTable, secret: await stageSecret(), bcryptCost: 4 }, { userId, roomId })).token;
+  const name = names.parameter('signingKeys');
+  const ring = parseKeyRing((await getParameter({ name, region: REGION, endpoint: moto.endpoint, credentials: admin })).value, name);
+  return (await issueToken({ ddb, table: names.tokensTable, signingKey: currentKey(ring), bcryptCost: 4 }, { userId, roomId })).token;
 }
 
 const enqueue = (body: string) => aws.sqs.send(new SendMessageCommand({ QueueUrl: record.queueUrl, MessageBody: body }));

@@ -64,7 +64,7 @@ describe('handler logs', () => {
     const [first, second] = lines.map((l) => JSON.parse(l.line) as Record<string, unknown>);
     expect(first).toMatchObject({
       level: 'ERROR',
-      message: 'HERMES_JWT_SECRET is not configured; refusing every connection',
+      message: 'HERMES_SIGNING_KEYS_PARAMETER is not configured; refusing every connection',
       service: 'hermes',
       function_name: 'hermes-logtest-authorizer',
       function_arn: 'arn:aws:lambda:us-east-1:123456789012:function:hermes-logtest-authorizer',

@@ -26,7 +26,6 @@ beforeAll(async () => {
     names: stack.names,
     ids: { region: 'eu-west-1', partition: 'aws', account: '111122223333', apiId: 'abc123', queueUrl: 'q', dlqUrl: 'd' },
     codeSha256: Object.fromEntries(HANDLER_NAMES.map((h) => [h, 'sha'])) as Record<(typeof HANDLER_NAMES)[number], string>,
-    jwtSecret: 'secret',
   });
 });
 afterAll(() => stack?.close());
@@ -53,8 +52,10 @@ describe('the stage definition, locally and deployed', () => {
       const localKeys = Object.keys(local.env).filter((k) => !k.startsWith('AWS_')).sort();
       expect(localKeys, h).toEqual(Object.keys(deployed.env).sort());
     }
-    const holders = HANDLER_NAMES.filter((h) => ENV.jwtSecret in stack.functions[h].config.env);
+    // No function holds a signing key; the authorizer alone knows where the keys are.
+    const holders = HANDLER_NAMES.filter((h) => ENV.signingKeysParameter in stack.functions[h].config.env);
     expect(holders).toEqual(['authorizer']);
+    for (const h of HANDLER_NAMES) for (const v of Object.values(stack.functions[h].config.env)) expect(v).not.toMatch(/^[A-Za-z0-9_-]{86}$/);
   });
 
   it('creates the queues with the same visibility, retention and redrive', async () => {

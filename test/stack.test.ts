@@ -18,7 +18,7 @@ const open: TestClient[] = [];
 
 async function tokenFor(user: string, room: string, ttlSeconds = 600) {
   return issueToken(
-    { ddb: stack.ddb, table: stack.names.tokensTable, secret: stack.jwtSecret, bcryptCost: 4 },
+    { ddb: stack.ddb, table: stack.names.tokensTable, signingKey: await stack.signingKeys.current(), bcryptCost: 4 },
     { userId: user, roomId: room, ttlSeconds },
   );
 }
@@ -113,7 +113,7 @@ describe('local stack end to end', () => {
     expect(await refusedStatus(url, wrongKey)).toBe(403);
 
     // Signed with the real key but claiming another room than the one the token was issued for.
-    const otherRoom = jwt.sign({ ...claims, room_id: 'r2' }, stack.jwtSecret, { algorithm: 'HS512' });
+    const otherRoom = jwt.sign({ ...claims, room_id: 'r2' }, (await stack.signingKeys.current()).secret, { algorithm: 'HS512', keyid: (await stack.signingKeys.current()).kid });
     expect(await refusedStatus(url, otherRoom)).toBe(403);
 
     const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;

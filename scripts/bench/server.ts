@@ -120,7 +120,7 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
       queueUrl: stack.queues.queueUrl,
       tokensTable: stack.names.tokensTable,
       connectionsTable: stack.names.connectionsTable,
-      jwtSecret: stack.jwtSecret,
+      signingKey: await stack.signingKeys.current(),
       region: stack.region,
     };
   },

@@ -33,7 +33,7 @@ interface StackInfo {
   queueUrl: string;
   tokensTable: string;
   connectionsTable: string;
-  jwtSecret: string;
+  signingKey: import('../../src/core/signing-keys.js').SigningKey;
   region: string;
 }
 
@@ -89,7 +89,7 @@ export class BenchSession {
       sqs: clients.sqs,
       queueUrl: info.queueUrl,
       tokensTable: info.tokensTable,
-      jwtSecret: info.jwtSecret,
+      signingKey: info.signingKey,
     });
     return { target, ddb: clients.ddb };
   }

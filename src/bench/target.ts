@@ -8,6 +8,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { issueToken } from '../core/tokens.js';
 import { publish } from '../core/publish.js';
 import type { PublishFn } from './round.js';
+import type { SigningKey } from '../core/signing-keys.js';
 
 export interface BenchTarget {
   /** Shown in the report, e.g. "local stack (in-process)". */
@@ -25,7 +26,8 @@ export interface HermesStage {
   sqs: Pick<SQSClient, 'send'>;
   queueUrl: string;
   tokensTable: string;
-  jwtSecret: string;
+  /** The key tokens are signed with (the stage's current one). */
+  signingKey: SigningKey;
 }
 
 /** Cost of the bench tokens' bcrypt hashes; the authorizer checks each at its own cost. */
@@ -40,7 +42,7 @@ export function hermesTarget(name: string, stage: HermesStage): BenchTarget {
     let t = tokens.get(room);
     if (!t) {
       t = issueToken(
-        { ddb: stage.ddb, table: stage.tokensTable, secret: stage.jwtSecret, bcryptCost: BENCH_BCRYPT_COST },
+        { ddb: stage.ddb, table: stage.tokensTable, signingKey: stage.signingKey, bcryptCost: BENCH_BCRYPT_COST },
         { userId: BENCH_USER, roomId: room, ttlSeconds: 2 * 3600 },
       ).then((issued) => issued.token);
       tokens.set(room, t);

@@ -46,7 +46,8 @@ export interface CliContext {
   sqs(): Promise<SQSClient>;
   management(): Promise<ApiGatewayManagementApiClient>;
   credentials(): Promise<AwsCredentialIdentityProvider | undefined>;
-  jwtSecret(): Promise<string>;
+  /** The stage's signing keys, from its SSM parameter (cli/signing-keys.ts). */
+  signingKeys(): Promise<import('../core/signing-keys.js').KeySource>;
   /** Whether someone can answer a prompt. */
   interactive: boolean;
   /** Ask for a missing value on a terminal; without one, a usage error naming the flag. */
@@ -139,16 +140,7 @@ export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal, 
       return createManagementClient({ region: cfg.region.value, endpoint, credentials: await credentials() });
     }),
     credentials,
-    jwtSecret: memo(async () => {
-      const cfg = getConfig();
-      if (cfg.jwtSecret.value) return cfg.jwtSecret.value;
-      if (cfg.stage.value !== 'local') {
-        const { readDeployedSecret } = await import('./deployed-secret.js');
-        const secret = await readDeployedSecret(ctx);
-        if (secret) return secret;
-      }
-      return need(undefined, 'JWT secret');
-    }),
+    signingKeys: memo(async () => (await import('./signing-keys.js')).stageSigningKeys(ctx)),
     interactive,
     async ask(flag, message, validate) {
       if (!interactive) {

@@ -21,7 +21,7 @@ export async function issueTokenFromFlags(
   const cfg = ctx.config();
   const store = { ddb: await ctx.ddb(), table: cfg.names.tokensTable };
   try {
-    return await issueToken({ ...store, secret: await ctx.jwtSecret(), bcryptCost: cfg.bcryptCost.value }, input);
+    return await issueToken({ ...store, signingKey: await (await ctx.signingKeys()).current(), bcryptCost: cfg.bcryptCost.value }, input);
   } catch (err) {
     throw withFlagHint(err, FLAG_HINTS);
   }

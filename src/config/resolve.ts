@@ -119,12 +119,14 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
   const endpoints = {
     dynamodb: service('AWS_ENDPOINT_URL_DYNAMODB', record?.endpoints.dynamodb),
     sqs: service('AWS_ENDPOINT_URL_SQS', record?.endpoints.sqs),
+    ssm: service('AWS_ENDPOINT_URL_SSM', record?.endpoints.ssm),
     management: envOrRecord('HERMES_MANAGEMENT_ENDPOINT', record?.endpoints.management),
     websocket: envOrRecord('HERMES_WEBSOCKET_URL', record?.endpoints.websocket),
   };
   const queueUrl = envOrRecord('HERMES_QUEUE_URL', record?.queueUrl);
   const dlqUrl = envOrRecord('HERMES_DLQ_URL', record?.dlqUrl);
-  const jwtSecret = envOrRecord('HERMES_JWT_SECRET', record?.jwtSecret);
+  // Only a cross-check now: the stage's signing keys are read from SSM (cli/signing-keys.ts).
+  const jwtSecret = pick<string | undefined>([['env', 'HERMES_JWT_SECRET', env.HERMES_JWT_SECRET]], undefined);
   const costRaw = pick<string | undefined>(
     [
       ['env', 'HERMES_BCRYPT_COST', env.HERMES_BCRYPT_COST],

@@ -11,6 +11,8 @@ import { DEFAULT_STAGE } from '../core/defaults.js';
 export interface ServiceEndpoints {
   dynamodb?: string;
   sqs?: string;
+  /** SSM Parameter Store, where the signing keys are (the local stack's own, or an emulator). */
+  ssm?: string;
   /** `@connections` management API base URL including the stage, e.g. http://127.0.0.1:3001/local */
   management?: string;
   /** WebSocket URL clients connect to, e.g. ws://127.0.0.1:3001/local */
@@ -24,11 +26,9 @@ export interface StageRecord {
   endpoints: ServiceEndpoints;
   queueUrl?: string;
   dlqUrl?: string;
-  /** Only for the local stack, whose secret is a throwaway that lives on this machine. */
-  jwtSecret?: string;
   pid?: number;
   startedAt?: string;
-  /** Where the deployed stage's JWT secret lives (never the secret itself). */
+  /** Where the stage's signing keys live (never a key). */
   secretLocation?: string;
   [extra: string]: unknown;
 }

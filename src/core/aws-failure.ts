@@ -8,7 +8,7 @@
 
 const CALL = Symbol.for('hermes.failedCall');
 
-interface Exchange {
+export interface Exchange {
   service: string;
   operation: string;
   url?: string;
@@ -79,6 +79,11 @@ export function recordFailedCalls(client: { middlewareStack: unknown }, service:
     },
     { step: 'initialize', priority: 'high', name: 'hermesRecordFailedCall' },
   );
+}
+
+/** For calls made without an SDK client (core/ssm-parameter.ts): the same record on the error. */
+export function noteFailedCall(err: unknown, call: Exchange): void {
+  if (err && typeof err === 'object' && !(CALL in err)) Object.defineProperty(err, CALL, { value: call, enumerable: false });
 }
 
 const origin = (url: string | undefined) => {

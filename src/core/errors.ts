@@ -61,6 +61,8 @@ export class MalformedMessageError extends HermesError {
 export type TokenRefusal =
   | 'malformed'
   | 'algorithm'
+  | 'unknown-key'
+  | 'retired-key'
   | 'signature'
   | 'expired'
   | 'claims'

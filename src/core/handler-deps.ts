@@ -7,9 +7,11 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { createDocumentClient, createManagementClient, createSqsClient } from './clients.js';
+import { createDocumentClient, createManagementClient, createSqsClient, defaultCredentials } from './clients.js';
 import { createHandlerLogger, invocationLogger, type LineLogger } from './handler-log.js';
 import type { HandlerSettings } from './handler-env.js';
+import { cachedKeySource, parseKeyRing, type KeySource } from './signing-keys.js';
+import { getParameter } from './ssm-parameter.js';
 
 export interface HandlerDeps {
   settings: HandlerSettings;
@@ -19,6 +21,8 @@ export interface HandlerDeps {
   sqs(): Promise<SQSClient>;
   /** The management client for an endpoint; one per endpoint, cached. */
   management(endpoint: string): Promise<ApiGatewayManagementApiClient>;
+  /** The stage's signing keys, read from SSM and cached per instance; undefined without a parameter configured. */
+  signingKeys(): KeySource | undefined;
 }
 
 export interface HandlerOverrides {
@@ -27,6 +31,7 @@ export interface HandlerOverrides {
   ddb?: DynamoDBDocumentClient;
   sqs?: SQSClient;
   management?: (endpoint: string) => ApiGatewayManagementApiClient;
+  signingKeys?: KeySource;
 }
 
 function once<T>(make: () => Promise<T>): () => Promise<T> {
@@ -37,11 +42,21 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
 export function handlerDeps(settings: HandlerSettings, overrides: HandlerOverrides = {}): HandlerDeps {
   const managementClients = new Map<string, Promise<ApiGatewayManagementApiClient>>();
   const logger = createHandlerLogger(overrides.logger);
+  let keys: KeySource | undefined = overrides.signingKeys;
   return {
     settings,
     invocationLogger: (context) => invocationLogger(logger, context),
     ddb: once(async () => overrides.ddb ?? createDocumentClient({ region: settings.region, endpoint: settings.dynamodbEndpoint })),
     sqs: once(async () => overrides.sqs ?? createSqsClient({ region: settings.region, endpoint: settings.sqsEndpoint })),
+    signingKeys() {
+      const name = settings.signingKeysParameter;
+      if (keys || !name) return keys;
+      const credentials = settings.credentials ?? defaultCredentials(settings.ssmEndpoint, {});
+      if (!credentials) throw new Error('No AWS credentials in the environment to read the signing keys with.');
+      const read = () => getParameter({ name, region: settings.region, endpoint: settings.ssmEndpoint, credentials });
+      keys = cachedKeySource(async () => parseKeyRing((await read()).value, `SSM parameter ${name}`), { maxAgeMs: settings.keyCacheSeconds * 1000 });
+      return keys;
+    },
     management(endpoint) {
       let c = managementClients.get(endpoint);
       if (!c) {

@@ -18,8 +18,13 @@ export interface HandlerSettings {
   queueUrl?: string;
   /** Where send-message moves a malformed record, with the reason attached. */
   dlqUrl?: string;
-  /** HS512 key for the tokens; only the authorizer and token issuers need it. */
-  jwtSecret?: string;
+  /** The SSM parameter with the stage's signing keys (the authorizer's; core/signing-keys.ts). */
+  signingKeysParameter?: string;
+  /** How long the key ring is cached before it is read again. */
+  keyCacheSeconds: number;
+  ssmEndpoint?: string;
+  /** The function's own credentials when its environment carries them (as on Lambda). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** `@connections` endpoint incl. stage; when absent it is derived from the WebSocket event. */
   managementEndpoint?: string;
   dynamodbEndpoint?: string;
@@ -35,6 +40,8 @@ export interface HandlerSettings {
 
 export const DEFAULT_FANOUT_CONCURRENCY = 32;
 export const DEFAULT_SHARD_SIZE = 2000;
+/** A rotation reaches a warm authorizer within this long (core/signing-keys.ts). */
+export const DEFAULT_KEY_CACHE_SECONDS = 60;
 
 function positiveInt(env: Env, name: string, fallback: number, min = 1): number {
   const raw = env[name];
@@ -54,7 +61,12 @@ export function handlerSettings(env: Env): HandlerSettings {
     tokensTable: env[ENV.tokensTable] || names.tokensTable,
     queueUrl: env[ENV.queueUrl] || undefined,
     dlqUrl: env[ENV.dlqUrl] || undefined,
-    jwtSecret: env[ENV.jwtSecret] || undefined,
+    signingKeysParameter: env[ENV.signingKeysParameter] || undefined,
+    keyCacheSeconds: positiveInt(env, ENV.keyCacheSeconds, DEFAULT_KEY_CACHE_SECONDS, 0),
+    ssmEndpoint: env.AWS_ENDPOINT_URL_SSM || env.AWS_ENDPOINT_URL || undefined,
+    ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } }
+      : {}),
     managementEndpoint: env[ENV.managementEndpoint] || undefined,
     dynamodbEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL || undefined,
     sqsEndpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,

@@ -1,8 +1,9 @@
 /**
- * Tokens: a JWT (HS512) carrying user_id, room_id, a fresh random secret `token`, jti, iat, exp.
+ * Tokens: a JWT (HS512) carrying user_id, room_id, a fresh random secret `token`, jti, iat, exp,
+ * and in its header the id (`kid`) of the stage's signing key that signed it (./signing-keys.ts).
  * The tokens table keeps the bcrypt hash of the secret under (user_id, token_id = jti), so a
  * token can be revoked one by one, per user, or per user and room, and a leaked signing key
- * alone is not enough to connect.
+ * alone is not enough to connect. docs/tokens.md specifies the format.
  */
 import { createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
@@ -12,6 +13,7 @@ import type { DynamoDBDocumentClient, QueryCommandOutput } from '@aws-sdk/lib-dy
 import { InvalidInputError, TokenRefusedError } from './errors.js';
 import { roomProblem } from './envelope.js';
 import { DEFAULT_BCRYPT_COST } from './defaults.js';
+import type { KeySource, SigningKey } from './signing-keys.js';
 
 export const TOKEN_ALGORITHM = 'HS512';
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
@@ -52,13 +54,8 @@ export interface TokenRow {
 
 /** The secret's UTF-8 bytes as an HMAC key; a KeyObject, so jsonwebtoken never tries it as a PEM key. */
 function keyOf(secret: string): KeyObject {
-  if (!secret) throw new InvalidInputError('secret', 'No JWT secret was given: tokens can be neither signed nor verified without the stage\'s signing key.');
+  if (!secret) throw new InvalidInputError('secret', 'No signing key was given: tokens can be neither signed nor verified without the stage\'s signing key.');
   return createSecretKey(Buffer.from(secret, 'utf8'));
-}
-
-/** A new random signing key for a stage: 512 bits, the HS512 block size. */
-export function generateJwtSecret(): string {
-  return randomBytes(64).toString('base64url');
 }
 
 export function userProblem(user: unknown): string | undefined {
@@ -68,7 +65,7 @@ export function userProblem(user: unknown): string | undefined {
 }
 
 export async function issueToken(
-  deps: TokenStoreDeps & { secret: string; bcryptCost?: number; now?: () => number },
+  deps: TokenStoreDeps & { signingKey: Pick<SigningKey, 'kid' | 'secret'>; bcryptCost?: number; now?: () => number },
   input: { userId: string; roomId: string; ttlSeconds?: number },
 ): Promise<IssuedToken> {
   const up = userProblem(input.userId);
@@ -84,21 +81,24 @@ export async function issueToken(
   const jti = randomUUID();
   const exp = nowSec + ttl;
   const claims: TokenClaims = { user_id: input.userId, room_id: input.roomId, token: secret, jti, iat: nowSec, exp };
-  const token = jwt.sign(claims, keyOf(deps.secret), { algorithm: TOKEN_ALGORITHM });
+  const token = jwt.sign(claims, keyOf(deps.signingKey.secret), { algorithm: TOKEN_ALGORITHM, keyid: deps.signingKey.kid });
   const hash = await bcrypt.hash(secret, deps.bcryptCost ?? DEFAULT_BCRYPT_COST);
   const row: TokenRow = { user_id: input.userId, token_id: jti, room_id: input.roomId, hash, issued_at: nowSec, expires_at: exp };
   await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: row }));
   return { token, tokenId: jti, userId: input.userId, roomId: input.roomId, issuedAt: nowSec, expiresAt: exp };
 }
 
-/** Check signature, algorithm and expiry only. Throws TokenRefusedError with the reason. */
-export async function verifyTokenSignature(token: string, secret: string, now?: number): Promise<TokenClaims> {
+/**
+ * Check signature (with the key its `kid` names), algorithm and expiry only. Throws
+ * TokenRefusedError with the reason.
+ */
+export async function verifyTokenSignature(token: string, keys: Pick<KeySource, 'secretFor'>, now?: number): Promise<TokenClaims> {
   if (typeof token !== 'string' || token.split('.').length !== 3) {
     throw new TokenRefusedError('malformed', 'The token is not a JWT (expected three dot-separated parts).');
   }
   // The header is read before verifying so that alg:none and HS256 are refused as 'algorithm',
   // whatever else is wrong with the token; verify pins the algorithm again.
-  let header: { alg?: unknown } | null;
+  let header: { alg?: unknown; kid?: unknown } | null;
   try {
     header = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString('utf8'));
   } catch {
@@ -110,6 +110,7 @@ export async function verifyTokenSignature(token: string, secret: string, now?: 
   if (header.alg !== TOKEN_ALGORITHM) {
     throw new TokenRefusedError('algorithm', `The token is signed with ${header.alg ?? 'no algorithm'}; only ${TOKEN_ALGORITHM} is accepted.`);
   }
+  const secret = await keys.secretFor(typeof header.kid === 'string' ? header.kid : undefined);
   let payload: string | jwt.JwtPayload;
   try {
     payload = jwt.verify(token, keyOf(secret), {
@@ -143,7 +144,7 @@ function refusal(err: unknown): TokenRefusedError {
   }
   if (err instanceof jwt.JsonWebTokenError) {
     if (err.message === 'invalid signature') {
-      return new TokenRefusedError('signature', 'The token signature does not match this stage\'s secret (tampered, or signed for another stage).');
+      return new TokenRefusedError('signature', 'The token signature does not match the stage\'s signing key it names (tampered, or signed for another stage).');
     }
     if (err.message === 'invalid algorithm') return new TokenRefusedError('algorithm', `Only ${TOKEN_ALGORITHM} tokens are accepted.`);
     const claim = /^invalid (exp|nbf) value$/.exec(err.message)?.[1];
@@ -170,11 +171,11 @@ export function decodeUnverified(token: string): Record<string, unknown> | undef
  * then the bcrypt check of the secret, then room and user against the row.
  */
 export async function verifyToken(
-  deps: TokenStoreDeps & { secret: string; now?: () => number },
+  deps: TokenStoreDeps & { keys: Pick<KeySource, 'secretFor'>; now?: () => number },
   token: string,
 ): Promise<TokenClaims> {
   const nowSec = Math.floor((deps.now?.() ?? Date.now()) / 1000);
-  const claims = await verifyTokenSignature(token, deps.secret, nowSec);
+  const claims = await verifyTokenSignature(token, deps.keys, nowSec);
   const { Item } = await deps.ddb.send(
     new GetCommand({ TableName: deps.table, Key: { user_id: claims.user_id, token_id: claims.jti }, ConsistentRead: true }),
   );

@@ -1,13 +1,15 @@
-/** Apply: the two DynamoDB tables and the two SQS queues. */
+/** Apply: the DynamoDB tables, the SQS queues and the SSM parameter with the signing keys. */
 import {
   CreateTableCommand, DescribeTableCommand, TagResourceCommand, UpdateTableCommand, UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, TagQueueCommand } from '@aws-sdk/client-sqs';
+import { AddTagsToResourceCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { newKeyRing, serializeKeyRing } from '../core/signing-keys.js';
 import { HermesError } from '../core/errors.js';
 import type { Aws } from './aws.js';
 import { changedQueueAttributes } from './plan.js';
 import { waitFor, type WaitOptions } from './wait.js';
-import type { ObservedQueue, ObservedTable, PlanItem, QueueSpec, TableSpec } from './types.js';
+import type { ObservedParameter, ObservedQueue, ObservedTable, ParameterSpec, PlanItem, QueueSpec, TableSpec } from './types.js';
 
 export interface ApplyContext {
   aws: Aws;
@@ -89,4 +91,29 @@ export async function applyQueue(
   if (Object.keys(changed).length) await send(new SetQueueAttributesCommand({ QueueUrl: obs.url, Attributes: changed }));
   if (item.changes.some((c) => c.startsWith('tag '))) await send(new TagQueueCommand({ QueueUrl: obs.url, Tags: d.tags }));
   return { url: obs.url, arn: obs.arn };
+}
+
+/**
+ * The signing keys: a new key ring on first deploy, as a standard SecureString (encrypted with
+ * SSM's AWS managed key). Deploy never replaces the keys of an existing ring (that would make
+ * every issued token invalid); `hermes secret rotate` does, with a grace period.
+ */
+export async function applyParameter(ctx: ApplyContext, d: ParameterSpec, o: ObservedParameter | undefined, item: PlanItem): Promise<void> {
+  const send = ctx.aws.ssm.at(`parameter ${d.name}`);
+  const description = `hermes signing keys of stage ${d.tags['hermes:stage']} (see docs/tokens.md)`;
+  if (item.action === 'create') {
+    await send(new PutParameterCommand({ Name: d.name, Type: d.type, Tier: 'Standard', Value: serializeKeyRing(newKeyRing()), Description: description, Tags: tagList(d.tags) }));
+    return;
+  }
+  if (item.action !== 'update') return;
+  if (!o!.validKeyRing) {
+    throw new HermesError(`SSM parameter ${d.name} exists but does not hold a hermes key ring; deploy will not overwrite it.`, {
+      hint: `Restore its value, or delete it (\`aws ssm delete-parameter --name ${d.name}\`) and deploy again: a new ring is made, and tokens issued before are refused.`,
+    });
+  }
+  if (o!.type !== d.type) {
+    const value = (await send(new GetParameterCommand({ Name: d.name, WithDecryption: true }))).Parameter!.Value!;
+    await send(new PutParameterCommand({ Name: d.name, Type: d.type, Value: value, Overwrite: true, Description: description }));
+  }
+  if (item.changes.some((c) => c.startsWith('tag '))) await send(new AddTagsToResourceCommand({ ResourceType: 'Parameter', ResourceId: d.name, Tags: tagList(d.tags) }));
 }

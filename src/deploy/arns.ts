@@ -38,7 +38,9 @@ export function arnsFor(names: ResourceNames, ids: KnownIds) {
     queue: (name: string) => `arn:${p}:sqs:${region}:${account}:${name}`,
     role: (h: HandlerName) => `arn:${p}:iam::${account}:role/${names.role(h)}`,
     fn,
-    logGroup: (h: HandlerName) => `arn:${p}:logs:${region}:${account}:log-group:/aws/lambda/${names.fn(h)}`,
+    logGroup: (h: HandlerName) => `arn:${p}:logs:${region}:${account}:log-group:${names.logGroup(h)}`,
+    /** An SSM parameter by its name (which starts with a slash). */
+    parameter: (name: string) => `arn:${p}:ssm:${region}:${account}:parameter${name}`,
     /** What API Gateway calls to reach a function (integrations and authorizers). */
     invokeUri: (h: HandlerName) => `arn:${p}:apigateway:${region}:lambda:path/2015-03-31/functions/${fn(h)}/invocations`,
     /** Any route, stage and method of this API: who may invoke the functions. */

@@ -11,6 +11,8 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { ApiGatewayV2Client } from '@aws-sdk/client-apigatewayv2';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { defaultCredentials } from '../core/clients.js';
 import { deployError, DeployError, errorName } from './errors.js';
@@ -25,7 +27,7 @@ export interface Guarded<C extends Sendable> {
 }
 
 /** As the AWS CLI (and botocore) name them. */
-export type ServiceName = 'dynamodb' | 'sqs' | 'iam' | 'lambda' | 'apigatewayv2';
+export type ServiceName = 'dynamodb' | 'sqs' | 'iam' | 'lambda' | 'apigatewayv2' | 'ssm' | 'logs';
 
 export interface Aws {
   region: string;
@@ -35,6 +37,8 @@ export interface Aws {
   iam: Guarded<IAMClient>;
   lambda: Guarded<LambdaClient>;
   apigateway: Guarded<ApiGatewayV2Client>;
+  ssm: Guarded<SSMClient>;
+  logs: Guarded<CloudWatchLogsClient>;
   destroy(): void;
 }
 
@@ -49,12 +53,14 @@ export interface AwsOptions {
 }
 
 export async function createAws(opts: AwsOptions): Promise<Aws> {
-  const [ddb, sqs, iam, lambda, apigw] = await Promise.all([
+  const [ddb, sqs, iam, lambda, apigw, ssm, logs] = await Promise.all([
     import('@aws-sdk/client-dynamodb'),
     import('@aws-sdk/client-sqs'),
     import('@aws-sdk/client-iam'),
     import('@aws-sdk/client-lambda'),
     import('@aws-sdk/client-apigatewayv2'),
+    import('@aws-sdk/client-ssm'),
+    import('@aws-sdk/client-cloudwatch-logs'),
   ]);
   const credentials = opts.credentials ?? defaultCredentials(opts.endpoint);
   const config = {
@@ -87,8 +93,10 @@ export async function createAws(opts: AwsOptions): Promise<Aws> {
     iam: guard(new iam.IAMClient(config), 'iam'),
     lambda: guard(new lambda.LambdaClient(config), 'lambda'),
     apigateway: guard(new apigw.ApiGatewayV2Client(config), 'apigatewayv2'),
+    ssm: guard(new ssm.SSMClient(config), 'ssm'),
+    logs: guard(new logs.CloudWatchLogsClient(config), 'logs'),
     destroy() {
-      for (const g of [aws.dynamodb, aws.sqs, aws.iam, aws.lambda, aws.apigateway]) g.client.destroy();
+      for (const g of [aws.dynamodb, aws.sqs, aws.iam, aws.lambda, aws.apigateway, aws.ssm, aws.logs]) g.client.destroy();
     },
   };
   return aws;
@@ -116,4 +124,5 @@ export const NOT_FOUND = [
   'NotFoundException',
   'QueueDoesNotExist',
   'AWS.SimpleQueueService.NonExistentQueue',
+  'ParameterNotFound',
 ];

@@ -6,15 +6,13 @@
  */
 import type { ResourceNames } from '../stack/names.js';
 import type { HandlerName } from '../stack/definition.js';
-import { ENV } from '../stack/definition.js';
-import { generateJwtSecret } from '../core/tokens.js';
 import type { Aws } from './aws.js';
 import { arnsFor, parseArn, type KnownIds } from './arns.js';
 import { buildBundles, defaultBundleDir, loadArtifacts } from './bundle.js';
 import { observe } from './observe.js';
 import { plan, summarize } from './plan.js';
 import { desiredState } from './spec.js';
-import { applyQueue, applyTable, type ApplyContext } from './apply-data.js';
+import { applyParameter, applyQueue, applyTable, type ApplyContext } from './apply-data.js';
 import { applyFunction, applyMapping, applyPermission, applyRole } from './apply-compute.js';
 import { applyApi, applyAuthorizer, applyIntegration, applyRoute, applyStage, lastDeploymentStatus } from './apply-api.js';
 import { DEFAULT_WAIT, type WaitOptions } from './wait.js';
@@ -38,7 +36,7 @@ export interface DeployOutputs {
   managementEndpoint: string;
   queueUrl: string;
   dlqUrl: string;
-  /** Where the JWT secret lives; never the secret. */
+  /** Where the signing keys live; never a key. */
   secretLocation: string;
 }
 
@@ -53,7 +51,7 @@ export interface DeployResult {
 }
 
 export function secretLocation(names: ResourceNames, region: string): string {
-  return `in the environment of function ${names.fn('authorizer')} (${region})`;
+  return `SSM parameter ${names.parameter('signingKeys')} (SecureString, ${region})`;
 }
 
 /** What the observed resources already tell: account and partition (from any ARN), API and queues. */
@@ -84,10 +82,8 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   const codeSha256 = Object.fromEntries(Object.entries(artifacts).map(([h, a]) => [h, a.sha256])) as Record<HandlerName, string>;
 
   const observed = await observe(aws, names);
-  // Keep the deployed signing key: replacing it would invalidate every token already issued.
-  const jwtSecret = observed.functions[names.fn('authorizer')]?.env[ENV.jwtSecret] || generateJwtSecret();
   const ids = knownIds(observed, names, aws.region);
-  const first = plan(desiredState({ names, ids, codeSha256, jwtSecret }), observed);
+  const first = plan(desiredState({ names, ids, codeSha256 }), observed);
   const result = (items: PlanItem[], outputs?: DeployOutputs): DeployResult => {
     const summary = summarize(items);
     return { stage: names.stage, region: aws.region, dryRun: Boolean(opts.dryRun), changed: summary.create + summary.update > 0, summary, plan: items, outputs };
@@ -97,7 +93,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   const ctx: ApplyContext = { aws, wait: opts.wait ?? DEFAULT_WAIT };
   const done = (item: PlanItem) => opts.onProgress?.(item);
   const at = (items: PlanItem[], kind: PlanItem['kind'], resource: string) => items.find((i) => i.kind === kind && i.resource === resource)!;
-  let desired = desiredState({ names, ids, codeSha256, jwtSecret });
+  let desired = desiredState({ names, ids, codeSha256 });
 
   // Foundation: what the other resources' ARNs, URLs and policies are made of.
   for (const t of desired.tables) {
@@ -107,7 +103,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
     if (parsed && !ids.account) Object.assign(ids, parsed);
     done(item);
   }
-  desired = desiredState({ names, ids, codeSha256, jwtSecret }); // the DLQ ARN needs the account
+  desired = desiredState({ names, ids, codeSha256 }); // the DLQ ARN needs the account
   for (const q of desired.queues) {
     const item = at(first, 'queue', q.name);
     const { url } = await applyQueue(ctx, q, observed.queues[q.name], item);
@@ -115,13 +111,16 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
     else ids.dlqUrl = url;
     done(item);
   }
+  const keysItem = at(first, 'parameter', desired.signingKeys.name);
+  await applyParameter(ctx, desired.signingKeys, observed.signingKeys, keysItem);
+  done(keysItem);
   const apiItem = at(first, 'api', names.api);
   const live = await applyApi(ctx, desired.api, observed.api, apiItem, ids.partition);
   ids.apiId = live.id;
   ids.apiHost = live.endpoint ? new URL(live.endpoint).host : undefined;
   done(apiItem);
 
-  desired = desiredState({ names, ids, codeSha256, jwtSecret });
+  desired = desiredState({ names, ids, codeSha256 });
   const items = plan(desired, observed);
   const fnName = (h: HandlerName) => names.fn(h);
   for (const r of desired.roles) {
@@ -168,7 +167,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
 
   const arns = arnsFor(names, ids);
   // The foundation items come from the first plan: they were applied from it.
-  const foundation = new Set<PlanItem['kind']>(['table', 'queue', 'api']);
+  const foundation = new Set<PlanItem['kind']>(['table', 'queue', 'parameter', 'api']);
   const final = [...first.filter((i) => foundation.has(i.kind)), ...items.filter((i) => !foundation.has(i.kind))];
   return result(final, {
     websocketUrl: arns.websocketUrl,

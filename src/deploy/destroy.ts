@@ -10,6 +10,7 @@ import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { DeleteRoleCommand, DeleteRolePolicyCommand } from '@aws-sdk/client-iam';
 import { DeleteEventSourceMappingCommand, DeleteFunctionCommand } from '@aws-sdk/client-lambda';
 import { DeleteApiCommand } from '@aws-sdk/client-apigatewayv2';
+import { DeleteParameterCommand } from '@aws-sdk/client-ssm';
 import { type ResourceNames } from '../stack/names.js';
 import { EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER } from '../stack/definition.js';
 import { TABLE_KEYS } from '../stack/tables.js';
@@ -75,6 +76,10 @@ export function destroyPlan(aws: Aws, names: ResourceNames, o: ObservedState): D
   for (const name of [...QUEUE_ORDER].reverse().map((k) => names.queueName(k))) {
     const q = o.queues[name];
     if (q) add('queue', name, q.tags, () => gone(aws.sqs.at(`queue ${name}`)(new DeleteQueueCommand({ QueueUrl: q.url }))));
+  }
+  if (o.signingKeys) {
+    const Name = names.parameter('signingKeys');
+    add('parameter', Name, o.signingKeys.tags, () => gone(aws.ssm.at(`parameter ${Name}`)(new DeleteParameterCommand({ Name }))));
   }
   for (const name of TABLE_KEYS.map((k) => names.table(k))) {
     const t = o.tables[name];

@@ -10,11 +10,13 @@ import { GetFunctionCommand, GetPolicyCommand, ListEventSourceMappingsCommand } 
 import {
   GetApisCommand, GetAuthorizerCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand, type Api,
 } from '@aws-sdk/client-apigatewayv2';
+import { GetParameterCommand, ListTagsForResourceCommand } from '@aws-sdk/client-ssm';
 import { type ResourceNames } from '../stack/names.js';
+import { parseKeyRing } from '../core/signing-keys.js';
 import { EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER, ROUTES } from '../stack/definition.js';
 import { AUTHORIZER_TAG } from './spec.js';
 import { NOT_FOUND, unlessMissing, type Aws } from './aws.js';
-import type { ObservedApi, ObservedFunction, ObservedQueue, ObservedRole, ObservedState, ObservedTable, Tags } from './types.js';
+import type { ObservedApi, ObservedFunction, ObservedParameter, ObservedQueue, ObservedRole, ObservedState, ObservedTable, Tags } from './types.js';
 
 const tagMap = (list: Array<{ Key?: string; Value?: string }> | undefined): Tags =>
   Object.fromEntries((list ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
@@ -58,6 +60,21 @@ export async function observeQueue(aws: Aws, name: string): Promise<ObservedQueu
   ]);
   const attributes = attrs.Attributes ?? {};
   return { url, arn: attributes.QueueArn ?? '', attributes, tags: tags.Tags ?? {} };
+}
+
+/** The signing-keys parameter: its type and key, its tags, and whether it holds a key ring (read, never kept). */
+export async function observeParameter(aws: Aws, name: string): Promise<ObservedParameter | undefined> {
+  const send = aws.ssm.at(`parameter ${name}`);
+  const p = (await unlessMissing(send(new GetParameterCommand({ Name: name, WithDecryption: true })), NOT_FOUND))?.Parameter;
+  if (!p) return undefined;
+  let validKeyRing = true;
+  try {
+    parseKeyRing(p.Value ?? '', name);
+  } catch {
+    validKeyRing = false;
+  }
+  const tags = await send(new ListTagsForResourceCommand({ ResourceType: 'Parameter', ResourceId: name }));
+  return { arn: p.ARN, type: p.Type, validKeyRing, tags: tagMap(tags.TagList) };
 }
 
 export async function observeRole(aws: Aws, name: string): Promise<ObservedRole | undefined> {
@@ -177,14 +194,15 @@ export async function observe(aws: Aws, names: ResourceNames, opts: { apiChildre
     const values = await Promise.all(keys.map(f));
     return Object.fromEntries(keys.flatMap((k, i) => (values[i] ? [[k, values[i] as T]] : [])));
   };
-  const [tables, queues, roles, functions, api] = await Promise.all([
+  const [tables, queues, roles, functions, api, signingKeys] = await Promise.all([
     settle(TABLE_KEYS.map((k) => names.table(k)), (n) => observeTable(aws, n)),
     settle(QUEUE_ORDER.map((k) => names.queueName(k)), (n) => observeQueue(aws, n)),
     settle(HANDLER_NAMES.map((h) => names.role(h)), (n) => observeRole(aws, n)),
     settle(HANDLER_NAMES.map((h) => names.fn(h)), (n) => observeFunction(aws, n)),
     observeApi(aws, names, opts.apiChildren ?? true),
+    observeParameter(aws, names.parameter('signingKeys')),
   ]);
   const fnName = names.fn(EVENT_SOURCE.handler);
   const mapping = functions[fnName] ? await observeMapping(aws, fnName, queues[names.queueName(EVENT_SOURCE.queue)]?.arn) : undefined;
-  return { tables, queues, roles, functions, ...(api ? { api } : {}), ...(mapping ? { mapping } : {}) };
+  return { tables, queues, roles, functions, ...(api ? { api } : {}), ...(mapping ? { mapping } : {}), ...(signingKeys ? { signingKeys } : {}) };
 }

@@ -3,13 +3,15 @@
  * applies them. Pure (no AWS), so every decision deploy makes is unit-tested on plain data.
  */
 import type {
-  Action, ApiSpec, AuthorizerSpec, DesiredState, FunctionSpec, IntegrationSpec, MappingSpec, ObservedApi, ObservedFunction,
+  Action, ApiSpec, ObservedParameter, ParameterSpec, AuthorizerSpec, DesiredState, FunctionSpec, IntegrationSpec, MappingSpec, ObservedApi, ObservedFunction,
   ObservedMapping, ObservedQueue, ObservedRole, ObservedState, ObservedTable, PermissionSpec, PlanItem, QueueSpec, RoleSpec,
   RouteSpec, StageSpec, TableSpec, Tags,
 } from './types.js';
-import { ENV, SECRET_SETTINGS } from '../stack/definition.js';
-
-const SECRET_ENV = new Set<string>(SECRET_SETTINGS.map((s) => ENV[s]));
+/**
+ * hermes puts no secret in a function's environment (the signing keys are in SSM), but a value
+ * someone else set, or an older deploy's HERMES_JWT_SECRET, is never shown in a plan either.
+ */
+const SECRET_LIKE = /SECRET|PASSWORD|TOKEN|PRIVATE|CREDENTIAL|_KEY$/i;
 
 function item(kind: PlanItem['kind'], resource: string, exists: boolean, changes: string[]): PlanItem {
   const action: Action = !exists ? 'create' : changes.length ? 'update' : 'unchanged';
@@ -79,6 +81,16 @@ export function diffQueue(d: QueueSpec, o: ObservedQueue | undefined): PlanItem 
   return item('queue', d.name, Boolean(o), c);
 }
 
+export function diffParameter(d: ParameterSpec, o: ObservedParameter | undefined): PlanItem {
+  const c: string[] = [];
+  if (o) {
+    if (!o.validKeyRing) c.push('its value is not a hermes key ring (cannot change in place)');
+    if (o.type !== d.type) c.push(`type ${o.type} → ${d.type}`);
+    c.push(...tagChanges(d.tags, o.tags));
+  }
+  return item('parameter', d.name, Boolean(o), c);
+}
+
 export function diffRole(d: RoleSpec, o: ObservedRole | undefined): PlanItem {
   const c: string[] = [];
   if (o) {
@@ -95,7 +107,7 @@ function envChanges(d: Record<string, string>, o: Record<string, string>): strin
   const out: string[] = [];
   for (const k of new Set([...Object.keys(d), ...Object.keys(o)])) {
     if (d[k] === o[k]) continue;
-    if (SECRET_ENV.has(k)) out.push(`env ${k} ${k in d ? 'set' : 'removed'}`);
+    if (SECRET_LIKE.test(k)) out.push(`env ${k} ${k in d ? 'set' : 'removed'}`);
     else if (!(k in d)) out.push(`env ${k} removed`);
     else out.push(`env ${k} ${o[k] ?? '(unset)'} → ${d[k]}`);
   }
@@ -196,6 +208,7 @@ export function plan(d: DesiredState, o: ObservedState): PlanItem[] {
   return [
     ...d.tables.map((t) => diffTable(t, o.tables[t.name])),
     ...d.queues.map((q) => diffQueue(q, o.queues[q.name])),
+    diffParameter(d.signingKeys, o.signingKeys),
     diffApi(d.api, o.api),
     ...d.roles.map((r) => diffRole(r, o.roles[r.name])),
     ...d.functions.map((f) => diffFunction(f, o.functions[f.name])),

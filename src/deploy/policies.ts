@@ -29,6 +29,7 @@ const INDEX_NAMES = { room: ROOM_INDEX, user: USER_INDEX } as const;
 function statement(a: Access, names: ResourceNames, arns: StageArns): PolicyStatement {
   if ('postToConnections' in a) return allow(a.sid, ['execute-api:ManageConnections'], [arns.manageConnections]);
   if ('queues' in a) return allow(a.sid, a.actions, a.queues.map((q) => arns.queue(names.queueName(q))));
+  if ('parameter' in a) return allow(a.sid, a.actions, [arns.parameter(names.parameter(a.parameter))]);
   const table = names.table(a.table);
   return allow(a.sid, a.actions, [a.index ? arns.index(table, INDEX_NAMES[a.index]) : arns.table(table)]);
 }

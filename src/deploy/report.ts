@@ -48,7 +48,7 @@ export function deployText(result: DeployResult, recordFile: string): string {
     `Management endpoint:  ${o.managementEndpoint}`,
     `Queue URL:            ${o.queueUrl}`,
     `Dead-letter queue:    ${o.dlqUrl}`,
-    `JWT secret:           ${o.secretLocation}`,
+    `Signing keys:         ${o.secretLocation}`,
     `Recorded in ${recordFile}; other commands find the stage with --stage ${result.stage}.`,
   ].join('\n');
 }

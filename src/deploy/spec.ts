@@ -28,8 +28,6 @@ export interface DesiredInput {
   names: ResourceNames;
   ids: KnownIds;
   codeSha256: Record<HandlerName, string>;
-  /** The authorizer's signing key: the one already deployed, or a new one on first deploy. */
-  jwtSecret: string;
 }
 
 /** The value of every setting a deployed function may be given. */
@@ -37,7 +35,6 @@ function settingValues(input: DesiredInput, arns: StageArns): Partial<Record<Env
   const { names } = input;
   return {
     ...nameSettings(names),
-    jwtSecret: input.jwtSecret,
     queueUrl: arns.queueUrl,
     dlqUrl: arns.dlqUrl,
     // Set, rather than derived from each event, so a custom domain in front of the API still
@@ -78,6 +75,7 @@ export function desiredState(input: DesiredInput): DesiredState {
   return {
     tables: TABLE_KEYS.map((key) => tableSpec(key, names, tags)),
     queues,
+    signingKeys: { name: names.parameter('signingKeys'), type: 'SecureString', tags },
     api: { name: names.api, routeSelectionExpression: API.routeSelectionExpression, tags },
     roles: HANDLER_NAMES.map((h) => ({
       handler: h,

@@ -41,6 +41,13 @@ export interface QueueSpec {
   tags: Tags;
 }
 
+/** The SSM SecureString parameter holding the stage's signing keys (core/signing-keys.ts). */
+export interface ParameterSpec {
+  name: string;
+  type: 'SecureString';
+  tags: Tags;
+}
+
 export interface RoleSpec {
   handler: HandlerName;
   name: string;
@@ -110,6 +117,7 @@ export interface MappingSpec {
 export interface DesiredState {
   tables: TableSpec[];
   queues: QueueSpec[];
+  signingKeys: ParameterSpec;
   api: ApiSpec;
   roles: RoleSpec[];
   functions: FunctionSpec[];
@@ -137,6 +145,16 @@ export interface ObservedQueue {
   url: string;
   arn: string;
   attributes: Record<string, string>;
+  tags: Tags;
+}
+
+export interface ObservedParameter {
+  arn?: string;
+  type?: string;
+  /** The AWS KMS key that encrypts it (alias/aws/ssm when SSM's own). */
+  keyId?: string;
+  /** Whether its value is a hermes key ring (it is read, never shown). */
+  validKeyRing: boolean;
   tags: Tags;
 }
 
@@ -186,6 +204,7 @@ export interface ObservedMapping {
 export interface ObservedState {
   tables: Record<string, ObservedTable>;
   queues: Record<string, ObservedQueue>;
+  signingKeys?: ObservedParameter;
   roles: Record<string, ObservedRole>;
   functions: Record<string, ObservedFunction>;
   api?: ObservedApi;
@@ -196,6 +215,7 @@ export interface ObservedState {
 export type ResourceKind =
   | 'table'
   | 'queue'
+  | 'parameter'
   | 'role'
   | 'function'
   | 'api'

@@ -20,7 +20,7 @@ export const TOKEN_PATH = '/_hermes/token';
 export const DEMO_TOKEN_TTL_SECONDS = 15 * 60;
 
 /** What the handler needs from a started stack. */
-export type DemoStack = Pick<LocalStack, 'ddb' | 'names' | 'jwtSecret' | 'stage' | 'gateway'>;
+export type DemoStack = Pick<LocalStack, 'ddb' | 'names' | 'signingKeys' | 'stage' | 'gateway'>;
 
 export interface DemoOptions {
   /** Cost of the token hashes; tests lower it. Default: core's default. */
@@ -114,7 +114,7 @@ async function tokenEndpoint(req: IncomingMessage, res: ServerResponse, stack: D
     return;
   }
   const issued = await issueToken(
-    { ddb: stack.ddb, table: stack.names.tokensTable, secret: stack.jwtSecret, bcryptCost: opts.bcryptCost },
+    { ddb: stack.ddb, table: stack.names.tokensTable, signingKey: await stack.signingKeys.current(), bcryptCost: opts.bcryptCost },
     { userId: input.user as string, roomId: input.room as string, ttlSeconds: opts.tokenTtlSeconds ?? DEMO_TOKEN_TTL_SECONDS },
   );
   opts.onToken?.(issued);

@@ -1,6 +1,7 @@
 /**
  * The whole system on one machine: DynamoDB (dynalite), SQS (local-aws-sqs), the API Gateway
- * WebSocket + @connections emulator, and the Lambda bundles invoked in-process, wired from the
+ * WebSocket + @connections emulator, an SSM Parameter Store holding the signing keys (./ssm.ts,
+ * read by the authorizer as on AWS), and the Lambda bundles invoked in-process, wired from the
  * same stage definition `hermes deploy` reads (src/stack/definition.ts): routes, authorizer,
  * functions and their environment, queues, the event source. Used by `hermes dev` and by the
  * integration tests.
@@ -12,6 +13,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamo, ensureTables, type LocalDynamo } from './dynamodb.js';
 import { startSqs, ensureQueues, type LocalSqs, type StageQueues } from './sqs.js';
+import { startSsm } from './ssm.js';
 import { loadFunction, type LocalFunction } from './lambda-runtime.js';
 import { readableHandlerLine } from './handler-log-lines.js';
 import { startPoller, type Poller } from './poller.js';
@@ -22,7 +24,9 @@ import {
   AUTHORIZER, EVENT_SOURCE, FUNCTIONS, HANDLER_NAMES, ROUTES, functionEnvironment, type EnvSetting, type HandlerName,
 } from '../stack/definition.js';
 import type { Env } from '../core/handler-env.js';
-import { generateJwtSecret } from '../core/tokens.js';
+import { cachedKeySource, newKeyRing, parseKeyRing, serializeKeyRing, type KeySource } from '../core/signing-keys.js';
+import { getParameter } from '../core/ssm-parameter.js';
+import { LOCAL_CREDENTIALS } from '../core/clients.js';
 import type { LineLogger } from '../core/handler-log.js';
 import type { ServiceEndpoints } from '../config/stage-record.js';
 import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
@@ -35,7 +39,10 @@ export interface LocalStackOptions {
   /** Where dynalite keeps its data; undefined = in memory. */
   dataDir?: string;
   region?: string;
-  jwtSecret?: string;
+  /** Where the local SSM parameters (the signing keys) are kept, mode 0600; undefined = in memory. */
+  parameterFile?: string;
+  /** How long the authorizer caches the key ring (default 60 s); tests of rotation shorten it. */
+  keyCacheSeconds?: number;
   bundleDir?: string;
   idleTimeoutMs?: number;
   maxLifetimeMs?: number;
@@ -61,7 +68,8 @@ export interface LocalStack {
   names: ResourceNames;
   endpoints: Required<ServiceEndpoints>;
   queues: StageQueues;
-  jwtSecret: string;
+  /** The stage's signing keys as hermes commands read them: through the local SSM endpoint, uncached. */
+  signingKeys: KeySource;
   gateway: Gateway;
   ddb: DynamoDBDocumentClient;
   sqs: SQSClient;
@@ -86,7 +94,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const region = opts.region ?? DEFAULT_REGION;
   const names = resourceNames(stage);
   const logger = opts.logger ?? silent;
-  const jwtSecret = opts.jwtSecret ?? generateJwtSecret();
   const cleanups: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -102,6 +109,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     cleanups.push(() => dynamo.close());
     const sqsServer: LocalSqs = await startSqs({ host, port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs, region });
     cleanups.push(() => sqsServer.close());
+
+    const ssm = await startSsm({ host, region, file: opts.parameterFile });
+    cleanups.push(() => ssm.close());
+    const keysParameter = names.parameter('signingKeys');
+    if (!ssm.get(keysParameter)) ssm.put(keysParameter, serializeKeyRing(newKeyRing()));
+    const signingKeys = cachedKeySource(
+      async () => parseKeyRing((await getParameter({ name: keysParameter, region, endpoint: ssm.endpoint, credentials: LOCAL_CREDENTIALS })).value, keysParameter),
+      { maxAgeMs: 0 },
+    );
 
     const ddb = await createDocumentClient({ region, endpoint: dynamo.endpoint });
     const sqs = await createSqsClient({ region, endpoint: sqsServer.endpoint });
@@ -144,11 +160,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       return gateway;
     };
 
-    // Each function gets what its deployed twin gets (the definition's list for it, so the
-    // secret goes to the authorizer alone), plus what the Lambda runtime would set.
+    // Each function gets what its deployed twin gets (the definition's list for it), plus what
+    // the Lambda runtime would set and the local endpoints.
     const values: Partial<Record<EnvSetting, string>> = {
       ...nameSettings(names),
-      jwtSecret,
+      keyCacheSeconds: opts.keyCacheSeconds !== undefined ? String(opts.keyCacheSeconds) : undefined,
       queueUrl: queues.queueUrl,
       dlqUrl: queues.dlqUrl,
       managementEndpoint: gateway.managementEndpoint,
@@ -156,7 +172,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       shardSize: opts.shardSize !== undefined ? String(opts.shardSize) : undefined,
       connectGraceSeconds: opts.connectGraceSeconds !== undefined ? String(opts.connectGraceSeconds) : undefined,
     };
-    const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
+    const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint, AWS_ENDPOINT_URL_SSM: ssm.endpoint };
     for (const h of HANDLER_NAMES) {
       const readable = (line: unknown) => readableHandlerLine(h, String(line));
       functions[h] = await loadFunction(h, {
@@ -188,9 +204,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       stage,
       region,
       names,
-      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint, management: gateway.managementEndpoint, websocket: gateway.url },
+      endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint, ssm: ssm.endpoint, management: gateway.managementEndpoint, websocket: gateway.url },
       queues,
-      jwtSecret,
+      signingKeys,
       get gateway() {
         return gateway;
       },

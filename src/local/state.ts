@@ -1,13 +1,13 @@
 /**
- * The local stack's part of the state dir (`.hermes/`): `hermes dev` records its endpoints and
- * its throwaway JWT secret there (file mode 0600) so that other hermes commands in the same
- * project find the stack. The secret survives restarts so tokens stay valid against a
- * persisted database. The record's format and its reading and writing are src/config's.
+ * The local stack's part of the state dir (`.hermes/`): `hermes dev` records its endpoints there
+ * so that other hermes commands in the same project find the stack, and keeps its SSM
+ * parameters (the signing keys, file mode 0600) there, so they survive restarts and tokens stay
+ * valid against a persisted database. The record's format and its reading and writing are
+ * src/config's.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { readStageRecord, type StageRecord } from '../config/stage-record.js';
-import { generateJwtSecret } from '../core/tokens.js';
 import { HermesError } from '../core/errors.js';
 import type { LocalStack } from './stack.js';
 
@@ -31,17 +31,10 @@ export function assertNotRunning(stateDir: string, stage: string): void {
   }
 }
 
-/** The local stage's signing key: kept in the state dir, made on first use. */
-export function localJwtSecret(stateDir: string): string {
-  const file = path.join(stateDir, 'jwt-secret');
-  if (existsSync(file)) {
-    const s = readFileSync(file, 'utf8').trim();
-    if (s.length >= 32) return s;
-  }
+/** Where the local stack keeps its SSM parameters (the signing keys); the directory is made here. */
+export function localParameterFile(stateDir: string): string {
   mkdirSync(stateDir, { recursive: true });
-  const secret = generateJwtSecret();
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+  return path.join(stateDir, 'ssm-parameters.json');
 }
 
 /** The record that lets other hermes commands (and tests) find a running local stack. */
@@ -52,7 +45,7 @@ export function localStageRecord(stack: LocalStack, extra: Partial<StageRecord> 
     endpoints: stack.endpoints,
     queueUrl: stack.queues.queueUrl,
     dlqUrl: stack.queues.dlqUrl,
-    jwtSecret: stack.jwtSecret,
+    secretLocation: `SSM parameter ${stack.names.parameter('signingKeys')} of the local stack (${stack.endpoints.ssm})`,
     pid: process.pid,
     startedAt: new Date().toISOString(),
     ...extra,

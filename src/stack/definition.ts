@@ -17,6 +17,8 @@ export const HANDLER_NAMES = ['authorizer', 'connect', 'disconnect', 'send-messa
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
 export type TableKey = 'connections' | 'tokens';
+/** SSM parameters of a stage (src/stack/names.ts names them). */
+export type ParameterKey = 'signingKeys';
 export type QueueKey = 'messages' | 'dlq';
 
 /**
@@ -30,7 +32,10 @@ export const ENV = {
   tokensTable: 'HERMES_TOKENS_TABLE',
   queueUrl: 'HERMES_QUEUE_URL',
   dlqUrl: 'HERMES_DLQ_URL',
-  jwtSecret: 'HERMES_JWT_SECRET',
+  /** The SSM parameter holding the stage's signing keys (a name; the keys never enter the environment). */
+  signingKeysParameter: 'HERMES_SIGNING_KEYS_PARAMETER',
+  /** How long the authorizer keeps the key ring before reading it again. */
+  keyCacheSeconds: 'HERMES_KEY_CACHE_SECONDS',
   managementEndpoint: 'HERMES_MANAGEMENT_ENDPOINT',
   fanoutConcurrency: 'HERMES_FANOUT_CONCURRENCY',
   shardSize: 'HERMES_SHARD_SIZE',
@@ -38,8 +43,6 @@ export const ENV = {
 } as const;
 export type EnvSetting = keyof typeof ENV;
 
-/** Environment values that are secrets: never printed, never shown in a plan's diff. */
-export const SECRET_SETTINGS: readonly EnvSetting[] = ['jwtSecret'];
 
 /**
  * What a function's role may do, as IAM grants it (src/deploy/policies.ts renders each entry
@@ -49,7 +52,8 @@ export type Access =
   | { sid: string; table: TableKey; index?: 'room' | 'user'; actions: readonly string[]; why: string }
   | { sid: string; queues: readonly QueueKey[]; actions: readonly string[]; why: string }
   /** `execute-api:ManageConnections` on POST @connections of the stage. */
-  | { sid: string; postToConnections: true; why: string };
+  | { sid: string; postToConnections: true; why: string }
+  | { sid: string; parameter: ParameterKey; actions: readonly string[]; why: string };
 
 export interface FunctionDefinition {
   /** The handler's source; built to dist/lambdas/<name>/index.mjs, which deploy zips. */
@@ -75,8 +79,14 @@ export const FUNCTIONS: Record<HandlerName, FunctionDefinition> = {
     source: 'lambdas/authorizer.ts',
     memoryMb: 1024,
     timeoutSeconds: 10,
-    env: [...TABLE_NAMES, 'jwtSecret'],
-    access: [{ sid: 'ReadTokens', table: 'tokens', actions: ['dynamodb:GetItem'], why: "verifyToken reads the token's row (bcrypt hash, revocation) by key" }],
+    env: [...TABLE_NAMES, 'signingKeysParameter'],
+    tunables: ['keyCacheSeconds'],
+    access: [
+      { sid: 'ReadTokens', table: 'tokens', actions: ['dynamodb:GetItem'], why: "verifyToken reads the token's row (bcrypt hash, revocation) by key" },
+      // The parameter is a SecureString under the AWS managed key aws/ssm, whose key policy lets
+      // every principal of the account decrypt through SSM: no kms:Decrypt statement is needed.
+      { sid: 'ReadSigningKeys', parameter: 'signingKeys', actions: ['ssm:GetParameter'], why: 'the key ring tokens are verified with, read once per container' },
+    ],
   },
   connect: {
     source: 'lambdas/connect.ts',

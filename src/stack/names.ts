@@ -1,5 +1,5 @@
 /** Resource naming: every AWS resource of a stage is called `hermes-<stage>-<part>`. */
-import { QUEUES, type EnvSetting, type HandlerName, type QueueKey, type TableKey } from './definition.js';
+import { QUEUES, type EnvSetting, type HandlerName, type ParameterKey, type QueueKey, type TableKey } from './definition.js';
 
 export interface ResourceNames {
   stage: string;
@@ -12,6 +12,9 @@ export interface ResourceNames {
   queueName: (key: QueueKey) => string;
   fn: (handler: HandlerName) => string;
   role: (handler: HandlerName) => string;
+  /** SSM parameter names: `/hermes/<stage>/<part>`. */
+  parameter: (key: ParameterKey) => string;
+  logGroup: (handler: HandlerName) => string;
 }
 
 /** Index names on the connections table (./tables.ts). */
@@ -41,10 +44,13 @@ export function resourceNames(stage: string): ResourceNames {
     queueName,
     fn: (h) => `${p}-${h}`,
     role: (h) => `${p}-${h}-role`,
+    parameter: (key) => `/hermes/${stage}/${{ signingKeys: 'signing-keys' }[key]}`,
+    // Where Lambda writes a function's output.
+    logGroup: (h) => `/aws/lambda/${p}-${h}`,
   };
 }
 
-/** The settings whose values are names alone (the stage and its tables): the same locally and deployed. */
+/** The settings whose values are names alone (the stage, its tables, its parameter): the same locally and deployed. */
 export function nameSettings(names: ResourceNames): Partial<Record<EnvSetting, string>> {
-  return { stage: names.stage, connectionsTable: names.connectionsTable, tokensTable: names.tokensTable };
+  return { stage: names.stage, connectionsTable: names.connectionsTable, tokensTable: names.tokensTable, signingKeysParameter: names.parameter('signingKeys') };
 }

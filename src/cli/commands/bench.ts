@@ -64,7 +64,7 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
         sqs: await ctx.sqs(),
         queueUrl: ctx.requireQueue().queueUrl,
         tokensTable: cfg.names.tokensTable,
-        jwtSecret: await ctx.jwtSecret(),
+        signingKey: await (await ctx.signingKeys()).current(),
       });
     } else {
       const { startLocalStack } = await import('../../local/stack.js');
@@ -82,7 +82,7 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
         sqs: stack.sqs,
         queueUrl: stack.queues.queueUrl,
         tokensTable: stack.names.tokensTable,
-        jwtSecret: stack.jwtSecret,
+        signingKey: await stack.signingKeys.current(),
       });
       notes.push('The stack and the listeners shared one process (one event loop); with `hermes dev` running in another terminal they get one each.');
     }
@@ -102,7 +102,7 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
       sqs: await ctx.sqs(),
       queueUrl: ctx.requireQueue().queueUrl,
       tokensTable: cfg.names.tokensTable,
-      jwtSecret: await ctx.jwtSecret(),
+      signingKey: await (await ctx.signingKeys()).current(),
     });
   }
 

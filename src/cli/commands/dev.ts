@@ -55,7 +55,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     ports,
     dataDir: opts.ephemeral ? undefined : path.join(stateDir, 'data'),
     region: cfg.region.value,
-    jwtSecret: opts.ephemeral ? undefined : state.localJwtSecret(stateDir),
+    parameterFile: opts.ephemeral ? undefined : state.localParameterFile(stateDir),
     idleTimeoutMs,
     maxLifetimeMs,
     batchSize,

@@ -51,7 +51,7 @@ async function mintOrTake(ctx: CliContext, opts: ListenOptions): Promise<{ token
 async function refusalReason(ctx: CliContext, token: string): Promise<string | undefined> {
   try {
     const { verifyToken } = await import('../../core/tokens.js');
-    await verifyToken({ ddb: await ctx.ddb(), table: ctx.config().names.tokensTable, secret: await ctx.jwtSecret() }, token);
+    await verifyToken({ ddb: await ctx.ddb(), table: ctx.config().names.tokensTable, keys: await ctx.signingKeys() }, token);
     return undefined;
   } catch (err) {
     return (err as Error).name === 'TokenRefusedError' ? (err as Error).message : undefined;

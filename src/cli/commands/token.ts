@@ -96,7 +96,7 @@ async function verify(ctx: CliContext, jwt: string | undefined, opts: { room?: s
   const { utcSeconds, relative } = await import('../format.js');
   const c = ctx.c;
   try {
-    const claims = await verifyToken({ ...(await store(ctx)), secret: await ctx.jwtSecret() }, token);
+    const claims = await verifyToken({ ...(await store(ctx)), keys: await ctx.signingKeys() }, token);
     if (opts.room !== undefined && claims.room_id !== opts.room) {
       throw new TokenRefusedError('room-mismatch', `The token is for room "${claims.room_id}", not "${opts.room}".`);
     }
