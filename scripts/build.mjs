@@ -4,14 +4,20 @@
 //   `hermes dev` imports, so the local stack runs exactly what AWS runs;
 // - the CLI bundle behind bin/hermes (heavy modules stay as lazy dynamic imports);
 // - the browser client library.
-import { build } from 'esbuild';
-import { existsSync, cpSync, writeFileSync, mkdirSync } from 'node:fs';
+// `hermes dev` imports this module too (src/local/bundle-watch.ts): it rebuilds the Lambda
+// bundles with these very options, when their sources are newer and on every save.
+import { build, context, formatMessages } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { existsSync, cpSync, writeFileSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
+export const DEFAULT_LAMBDA_DIR = path.join(root, 'dist/lambdas');
+/** What the last build of the Lambda bundles read: every source file, for the staleness check. */
+const INPUTS_FILE = 'inputs.json';
 
 /**
  * The functions to bundle, from the stage definition (src/stack/definition.ts, pure data):
@@ -34,6 +40,126 @@ async function stageFunctions() {
 // Bundles must be byte-for-byte reproducible so deploy can compare CodeSha256.
 const lambdaBanner = "import { createRequire as __hermesCreateRequire } from 'node:module'; const require = __hermesCreateRequire(import.meta.url);";
 
+/** The one set of esbuild options for the Lambda bundles, written to `outdir` by writeLambdas. */
+function lambdaOptions(functions, outdir) {
+  return {
+    absWorkingDir: root,
+    entryPoints: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [`${name}/index`, fn.source])),
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    banner: { js: lambdaBanner },
+    legalComments: 'none',
+    logLevel: 'silent',
+    write: false,
+    metafile: true,
+  };
+}
+
+/** A reader (a dev stack, a test, deploy) sees the old file or the new one, never half of one. */
+function writeByRename(file, contents) {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, file);
+}
+
+/**
+ * Write a build's bundles, each only if its bytes changed and by rename, so a reader never sees
+ * half a file; and the list of its inputs. Returns the handlers whose bundle changed, with the
+ * content hash that names the new version.
+ */
+function writeLambdas(result, outdir, startedAt) {
+  const changed = [];
+  for (const file of result.outputFiles) {
+    const handler = path.basename(path.dirname(file.path));
+    const version = createHash('sha256').update(file.contents).digest('hex').slice(0, 12);
+    let same = false;
+    try {
+      same = readFileSync(file.path).equals(Buffer.from(file.contents));
+    } catch {}
+    if (!same) {
+      writeByRename(file.path, file.contents);
+      changed.push({ handler, version });
+    }
+  }
+  // The stage definition and this script decide what is built, so they count as inputs too.
+  const inputs = [...new Set([...Object.keys(result.metafile.inputs), 'src/stack/definition.ts', 'scripts/build.mjs'])].sort();
+  const outputs = result.outputFiles.map((f) => path.basename(path.dirname(f.path))).sort();
+  writeByRename(path.join(outdir, INPUTS_FILE), `${JSON.stringify({ startedAt, outputs, inputs }, null, 1)}\n`);
+  return changed;
+}
+
+/** esbuild's errors or warnings as it prints them (file:line, the code, a caret), without colour. */
+async function messageText(messages, kind) {
+  return messages.length ? (await formatMessages(messages, { kind, color: false })).join('').trimEnd() : '';
+}
+
+/**
+ * The sources (relative to the project) changed since the bundles in `outdir` were built: any
+ * input of the last build modified after that build started (a bundle whose bytes did not
+ * change is not rewritten, so its own date says nothing). When there is no record of that
+ * build, or a bundle is missing, one line saying so: rebuild to be sure.
+ */
+export function staleSources(outdir = DEFAULT_LAMBDA_DIR) {
+  let record;
+  try {
+    record = JSON.parse(readFileSync(path.join(outdir, INPUTS_FILE), 'utf8'));
+  } catch {
+    return ['(no record of the last build)'];
+  }
+  for (const handler of record.outputs ?? []) {
+    if (!existsSync(path.join(outdir, handler, 'index.mjs'))) return [`(the ${handler} bundle is missing)`];
+  }
+  return record.inputs.filter((rel) => {
+    try {
+      return statSync(path.join(root, rel)).mtimeMs > record.startedAt;
+    } catch {
+      return true; // removed or renamed since: the bundles may still hold it
+    }
+  });
+}
+
+/** Build the Lambda bundles into `outdir` once. Resolves to {changed, ms} or {errors, ms}. */
+export async function buildLambdas(outdir = DEFAULT_LAMBDA_DIR) {
+  const started = Date.now();
+  try {
+    const result = await build(lambdaOptions(await stageFunctions(), outdir));
+    return { changed: writeLambdas(result, outdir, started), warnings: await messageText(result.warnings, 'warning'), ms: Date.now() - started };
+  } catch (err) {
+    return { errors: err.errors?.length ? await messageText(err.errors, 'error') : String(err.message ?? err), ms: Date.now() - started };
+  }
+}
+
+/**
+ * Rebuild the Lambda bundles into `outdir` whenever one of their inputs changes (esbuild's own
+ * watcher, so exactly the files the bundles are made of), and tell `onBuild` what changed or
+ * why the build failed. The first build runs at once. Resolves to a function that stops it.
+ */
+export async function watchLambdas(outdir, onBuild) {
+  let started = Date.now();
+  const report = {
+    name: 'hermes-report',
+    setup(b) {
+      b.onStart(() => {
+        started = Date.now();
+      });
+      b.onEnd(async (result) => {
+        const ms = Date.now() - started;
+        if (result.errors.length) return onBuild({ errors: await messageText(result.errors, 'error'), ms });
+        onBuild({ changed: writeLambdas(result, outdir, started), warnings: await messageText(result.warnings, 'warning'), ms });
+      });
+    },
+  };
+  const ctx = await context({ ...lambdaOptions(await stageFunctions(), outdir), plugins: [report] });
+  await ctx.watch();
+  return () => ctx.dispose();
+}
+
 /** The client's .d.mts in a child process: loading TypeScript takes as long as all the bundling. */
 function declarationsInParallel() {
   return new Promise((resolve, reject) => {
@@ -49,20 +175,9 @@ async function main() {
   // `npm ci` (prepare) skips the client's .d.mts: loading TypeScript would add about a second
   // to getting from a clone to a running stack; `npm run build` and `npm test` emit it.
   const types = hasClient && !process.argv.includes('--no-types') ? declarationsInParallel() : Promise.resolve();
-  const functions = await stageFunctions();
-  const lambdas = build({
-    absWorkingDir: root,
-    entryPoints: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [`${name}/index`, fn.source])),
-    outdir: 'dist/lambdas',
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    banner: { js: lambdaBanner },
-    legalComments: 'none',
-    logLevel: 'warning',
+  const lambdas = buildLambdas(DEFAULT_LAMBDA_DIR).then((r) => {
+    if (r.errors) throw new Error(`the Lambda bundles:\n${r.errors}`);
+    if (r.warnings) process.stderr.write(`${r.warnings}\n`);
   });
 
   const cli = build({
@@ -145,7 +260,10 @@ async function clientDeclarations() {
   for (const [name, text] of Object.entries(texts)) writeFileSync(path.join(root, 'dist/client', name), text);
 }
 
-(process.argv.includes('--types-only') ? clientDeclarations() : main()).catch((err) => {
-  process.stderr.write(`hermes: build failed: ${err.message}\n`);
-  process.exit(1);
-});
+// Run as a script (`node scripts/build.mjs`), not when `hermes dev` imports the functions above.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  (process.argv.includes('--types-only') ? clientDeclarations() : main()).catch((err) => {
+    process.stderr.write(`hermes: build failed: ${err.message}\n`);
+    process.exit(1);
+  });
+}
