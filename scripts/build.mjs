@@ -3,12 +3,13 @@
 // - the Lambda bundles (one minified ESM file per handler) that `hermes deploy` zips and
 //   `hermes dev` imports, so the local stack runs exactly what AWS runs;
 // - the CLI bundle behind bin/hermes (heavy modules stay as lazy dynamic imports);
-// - the browser client library.
+// - the browser client library;
+// - the backend library (`import { openStage } from 'hermes'`, src/library/).
 // `hermes dev` imports this module too (src/local/bundle-watch.ts): it rebuilds the Lambda
 // bundles with these very options, when their sources are newer and on every save.
 import { build, context, formatMessages } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { existsSync, cpSync, writeFileSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, cpSync, writeFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -160,19 +161,19 @@ export async function watchLambdas(outdir, onBuild) {
   return () => ctx.dispose();
 }
 
-/** The client's .d.mts in a child process: loading TypeScript takes as long as all the bundling. */
+/** The .d.mts files in a child process: loading TypeScript takes as long as all the bundling. */
 function declarationsInParallel() {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--types-only'], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error('client types failed (see above)'))));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error('the declarations failed (see above)'))));
   });
 }
 
 async function main() {
   const started = Date.now();
   const hasClient = existsSync(path.join(root, 'client/hermes-client.ts'));
-  // `npm ci` (prepare) skips the client's .d.mts: loading TypeScript would add about a second
+  // `npm ci` (prepare) skips the .d.mts files: loading TypeScript would add about a second
   // to getting from a clone to a running stack; `npm run build` and `npm test` emit it.
   const types = hasClient && !process.argv.includes('--no-types') ? declarationsInParallel() : Promise.resolve();
   const lambdas = buildLambdas(DEFAULT_LAMBDA_DIR).then((r) => {
@@ -195,6 +196,16 @@ async function main() {
     banner: { js: lambdaBanner },
     logLevel: 'warning',
     chunkNames: 'chunks/[name]-[hash]',
+    metafile: true,
+  }).then((result) => {
+    // Each build names its chunks by hash and leaves the old ones, which a CLI process started
+    // before it may still load. `--clean` (npm pack) drops them, so the package holds one build.
+    if (!process.argv.includes('--clean')) return;
+    const current = new Set(Object.keys(result.metafile.outputs).map((f) => path.resolve(root, f)));
+    const chunks = path.join(root, 'dist/chunks');
+    for (const name of readdirSync(chunks)) {
+      if (!current.has(path.join(chunks, name))) rmSync(path.join(chunks, name));
+    }
   });
 
   const client = hasClient &&
@@ -209,60 +220,85 @@ async function main() {
       format: 'esm',
       logLevel: 'warning',
     });
-  await Promise.all([lambdas, cli, client, types]);
+  // The backend library (`import … from 'hermes'`): like the CLI, its dependencies stay in
+  // node_modules; one file, with no CLI module in it.
+  const library = build({
+    absWorkingDir: root,
+    entryPoints: { hermes: 'src/library/index.ts' },
+    outdir: 'dist/lib',
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    banner: { js: lambdaBanner },
+    logLevel: 'warning',
+  });
+  await Promise.all([lambdas, cli, client, library, types]);
   // The demo page `hermes dev` serves, next to the bundles that serve it (src/local/demo.ts).
   const demoDir = path.join(root, 'src/local/demo');
   if (existsSync(demoDir)) cpSync(demoDir, path.join(root, 'dist/demo'), { recursive: true });
-  if (!quiet) process.stderr.write(`hermes: built lambdas, CLI and client in ${Date.now() - started} ms\n`);
+  if (!quiet) process.stderr.write(`hermes: built lambdas, CLI, client and library in ${Date.now() - started} ms\n`);
 }
 
 /**
- * dist/client/hermes-client.d.mts, the types that go with the bundle (.d.mts is what
- * TypeScript looks for next to an .mjs file), and protocol.d.ts, the wire types it re-exports
- * from client/protocol.ts (which the bundle inlines). TypeScript is a dev dependency: without it
- * (an install that skipped dev dependencies) the bundle is still built, without types.
+ * The declarations that go with the bundles, from one TypeScript program (loading TypeScript is
+ * the slow part):
+ * - dist/client/hermes-client.d.mts (.d.mts is what TypeScript looks for next to an .mjs file)
+ *   and protocol.d.ts, the wire types it re-exports from client/protocol.ts;
+ * - dist/lib/hermes.d.mts for the backend library, re-exporting the declarations of the source
+ *   files it is made of, kept under dist/lib/types/ with their layout.
+ * TypeScript is a dev dependency: without it (an install that skipped dev dependencies) the
+ * bundles are still built, without types.
  */
-async function clientDeclarations() {
+async function declarations() {
   let ts;
   try {
     ts = (await import('typescript')).default;
   } catch {
-    process.stderr.write('hermes: typescript is not installed; dist/client has no .d.mts\n');
+    process.stderr.write('hermes: typescript is not installed; dist/client and dist/lib have no .d.mts\n');
     return;
   }
+  const typesDir = path.join(root, 'dist/lib/types');
   const options = {
     declaration: true,
     emitDeclarationOnly: true,
     strict: true,
-    target: ts.ScriptTarget.ES2020,
-    module: ts.ModuleKind.ESNext,
-    lib: ['lib.es2020.d.ts', 'lib.dom.d.ts'],
-    types: [],
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+    types: ['node'],
+    rootDir: root,
+    outDir: typesDir,
     skipLibCheck: true,
     // Emit only: `npm test` type-checks the whole project (tsc --noEmit) anyway.
     noCheck: true,
   };
-  const program = ts.createProgram([path.join(root, 'client/hermes-client.ts')], options);
-  // Each emitted declaration, by the name it gets in dist/client/.
-  const outputs = { 'hermes-client.d.ts': 'hermes-client.d.mts', 'protocol.d.ts': 'protocol.d.ts' };
+  const program = ts.createProgram([path.join(root, 'client/hermes-client.ts'), path.join(root, 'src/library/index.ts')], options);
   const texts = {};
   const result = program.emit(undefined, (file, data) => {
-    const name = outputs[path.basename(file)];
-    if (name) texts[name] = data;
+    texts[path.relative(typesDir, file)] = data;
   });
-  const problems = result.diagnostics;
-  const missing = Object.values(outputs).filter((name) => texts[name] === undefined);
-  if (problems.length || missing.length) {
+  // What the client's files are called next to its bundle.
+  const clientFiles = { 'client/hermes-client.d.ts': 'hermes-client.d.mts', 'client/protocol.d.ts': 'protocol.d.ts' };
+  const wanted = [...Object.keys(clientFiles), 'src/library/index.d.ts'];
+  const missing = wanted.filter((name) => texts[name] === undefined);
+  if (result.diagnostics.length || missing.length) {
     const host = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
-    throw new Error(`client types: ${ts.formatDiagnostics(problems, host) || `${missing.join(', ')} not emitted`}`);
+    throw new Error(`types: ${ts.formatDiagnostics(result.diagnostics, host) || `${missing.join(', ')} not emitted`}`);
   }
-  mkdirSync(path.join(root, 'dist/client'), { recursive: true });
-  for (const [name, text] of Object.entries(texts)) writeFileSync(path.join(root, 'dist/client', name), text);
+  for (const [rel, name] of Object.entries(clientFiles)) writeByRename(path.join(root, 'dist/client', name), texts[rel]);
+  for (const [rel, text] of Object.entries(texts)) {
+    if (!rel.startsWith(`client${path.sep}hermes-client`)) writeByRename(path.join(typesDir, rel), text);
+  }
+  writeByRename(path.join(root, 'dist/lib/hermes.d.mts'), "export * from './types/src/library/index.js';\n");
 }
 
 // Run as a script (`node scripts/build.mjs`), not when `hermes dev` imports the functions above.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  (process.argv.includes('--types-only') ? clientDeclarations() : main()).catch((err) => {
+  (process.argv.includes('--types-only') ? declarations() : main()).catch((err) => {
     process.stderr.write(`hermes: build failed: ${err.message}\n`);
     process.exit(1);
   });
