@@ -70,8 +70,12 @@ async function dev(ctx: CliContext, opts: DevOptions) {
   // which exists only once started, so the handler reads it through this holder.
   const { createDemoHandler } = await import('../../local/demo.js');
   let demoStack: import('../../local/demo.js').DemoStack | undefined;
+  // Commands shown to the user (the banner, the demo page) are ones their shell can run.
+  const { hermesCommand } = await import('../../config/invocation.js');
+  const hermes = hermesCommand(ctx.io.env);
   const httpHandler = createDemoHandler(() => demoStack, {
     bcryptCost: cfg.bcryptCost.value,
+    command: hermes,
     onToken: (t) => opts.verbose && say(`demo token for ${t.userId} in room ${t.roomId}`),
   });
   const stack = await startLocalStack({
@@ -156,7 +160,8 @@ async function dev(ctx: CliContext, opts: DevOptions) {
         `  SQS           ${ready.sqs}`,
         `  Handlers      ${shortPath(ctx.io.cwd, bundleDir)}${ready.watching ? c.dim(' (rebuilt and reloaded on save; --no-watch to stop)') : ''}`,
         '',
-        `  Try: ${c.bold('hermes listen --room demo')}   and in another terminal:   ${c.bold('hermes publish --room demo "hello"')}`,
+        `  Try: ${c.bold(`${hermes} listen --room demo`)}   and in another terminal:   ${c.bold(`${hermes} publish --room demo "hello"`)}`,
+        ...(hermes === 'hermes' ? [] : [c.dim('  (hermes is not on your PATH: `npm link` in this clone puts it there, and saves npx\'s second per call)')]),
         c.dim('  Ctrl-C stops the stack.'),
       ].join('\n'),
     );
