@@ -41,6 +41,27 @@ async function stageFunctions() {
 // Bundles must be byte-for-byte reproducible so deploy can compare CodeSha256.
 const lambdaBanner = "import { createRequire as __hermesCreateRequire } from 'node:module'; const require = __hermesCreateRequire(import.meta.url);";
 
+/**
+ * Options for a Node program bundled from the sources with its dependencies left in
+ * node_modules (the CLI, the backend library, the benchmark suite): ESM, with `require` for the
+ * CommonJS code it inlines.
+ */
+export function nodeProgramOptions(entryPoints, outdir) {
+  return {
+    absWorkingDir: root,
+    entryPoints,
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    packages: 'external',
+    banner: { js: lambdaBanner },
+    logLevel: 'warning',
+  };
+}
+
 /** The one set of esbuild options for the Lambda bundles, written to `outdir` by writeLambdas. */
 function lambdaOptions(functions, outdir) {
   return {
@@ -181,20 +202,10 @@ async function main() {
     if (r.warnings) process.stderr.write(`${r.warnings}\n`);
   });
 
+  // Dependencies stay in node_modules: the CLI is run from a checkout or an npm install.
   const cli = build({
-    absWorkingDir: root,
-    entryPoints: { cli: 'src/cli/main.ts' },
-    outdir: 'dist',
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
+    ...nodeProgramOptions({ cli: 'src/cli/main.ts' }, 'dist'),
     splitting: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    // Dependencies stay in node_modules: the CLI is run from a checkout or an npm install.
-    packages: 'external',
-    banner: { js: lambdaBanner },
-    logLevel: 'warning',
     chunkNames: 'chunks/[name]-[hash]',
     metafile: true,
   }).then((result) => {
@@ -222,19 +233,7 @@ async function main() {
     });
   // The backend library (`import … from 'hermes'`): like the CLI, its dependencies stay in
   // node_modules; one file, with no CLI module in it.
-  const library = build({
-    absWorkingDir: root,
-    entryPoints: { hermes: 'src/library/index.ts' },
-    outdir: 'dist/lib',
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    packages: 'external',
-    banner: { js: lambdaBanner },
-    logLevel: 'warning',
-  });
+  const library = build(nodeProgramOptions({ hermes: 'src/library/index.ts' }, 'dist/lib'));
   await Promise.all([lambdas, cli, client, library, types]);
   // The demo page `hermes dev` serves, next to the bundles that serve it (src/local/demo.ts).
   const demoDir = path.join(root, 'src/local/demo');
