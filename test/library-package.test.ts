@@ -98,7 +98,7 @@ describe('the packed package in a consumer project', () => {
       const published = await timed('publish', () => step('publish'));
       expect(published.one).toMatchObject({ sent: [{ index: 0, messageId: expect.any(String) }], failed: [] });
       expect(published.many).toMatchObject({ sent: [{ index: 0, id: 'msg-two' }, { index: 1 }], failed: [] });
-      expect(published.invalid).toMatchObject({ field: 'messages[0]', message: expect.stringMatching(/room_id must be a non-empty string/) });
+      expect(published.invalid).toMatchObject({ field: 'messages[0]', message: expect.stringMatching(/^Message 0 cannot be published: .*room_id/) });
       const frames = (await client.waitFor(3, 20_000)) as Array<{ id: string; room_id: string; user_id: string | null; data: { data: string } }>;
       expect(frames.map((f) => f.data.data).sort()).toEqual(['one', 'three', 'two']);
       expect(frames.every((f) => f.room_id === ROOM)).toBe(true);
