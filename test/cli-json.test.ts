@@ -87,7 +87,7 @@ async function runBounded(start: () => RunningCli, ms: number, during?: (run: Ru
   }
 }
 
-const freePorts = ['--port', '0', '--dynamodb-port', '0', '--sqs-port', '0', '--ephemeral'];
+const freePorts = ['--port', '0', '--dynamodb-port', '0', '--sqs-port', '0', '--ephemeral', '--no-watch'];
 const tmp = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
 
 /** A loopback port with nothing listening: AWS calls to it fail at once (ECONNREFUSED). */

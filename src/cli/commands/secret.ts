@@ -2,7 +2,7 @@
  * `hermes secret rotate --stage S [--grace 2h]` and `hermes secret show`: the stage's signing
  * keys in its SSM parameter (docs/tokens.md), the same for a deployed stage and for the local
  * stack. Key ids only; a key is never printed. This module stays light: the work is in
- * ../signing-keys.ts, loaded inside the actions.
+ * config/signing-keys.ts, loaded inside the actions.
  */
 import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
@@ -14,11 +14,11 @@ export const DEFAULT_GRACE = '2h';
 async function rotate(ctx: CliContext, opts: { grace?: string }): Promise<CommandResult> {
   const [{ parseDuration }, { rotateStageKeys }, { DEFAULT_KEY_CACHE_SECONDS }] = await Promise.all([
     import('../../config/parse.js'),
-    import('../signing-keys.js'),
+    import('../../config/signing-keys.js'),
     import('../../core/handler-env.js'),
   ]);
   const grace = Math.round(parseDuration('--grace', opts.grace ?? DEFAULT_GRACE));
-  const r = await rotateStageKeys(ctx, grace);
+  const r = await rotateStageKeys(ctx.config(), ctx.credentials, grace);
   const until = grace === 0 ? 'is retired now' : `verifies until ${r.retiring.verifiesUntil}`;
   return {
     data: r,
@@ -31,8 +31,8 @@ async function rotate(ctx: CliContext, opts: { grace?: string }): Promise<Comman
 }
 
 async function show(ctx: CliContext): Promise<CommandResult> {
-  const { readStageKeyRing } = await import('../signing-keys.js');
-  const ring = await readStageKeyRing(ctx);
+  const { readStageKeyRing } = await import('../../config/signing-keys.js');
+  const ring = await readStageKeyRing(ctx.config(), ctx.credentials);
   const keys = ring.keys.map((k) => ({ kid: k.kid, current: k.kid === ring.current, createdAt: k.createdAt, ...(k.retiresAt ? { retiresAt: k.retiresAt } : {}) }));
   const stage = ctx.config().stage.value;
   return {

@@ -1,19 +1,23 @@
 /**
- * A stage's signing keys, as every hermes command that needs them reads them: from the stage's
+ * A stage's signing keys, as every hermes command (and the backend library) reads them: from the stage's
  * SSM parameter (`/hermes/<stage>/signing-keys`, docs/tokens.md), through the same reader the
  * authorizer uses (core/ssm-parameter.ts), against AWS for a deployed stage and against the
  * local stack's parameter store for `hermes dev`. One source of truth, so a token hermes mints
  * for a stage is one that stage accepts. HERMES_JWT_SECRET, when set, must be the stage's
  * current key: a value that disagrees is an error, never a silently refused token. Keys are
- * never printed.
+ * never printed. No CLI dependencies: the CLI's context and the library reach it through
+ * stage-access.ts.
  */
-import type { CliContext } from './context.js';
+
+type Credentials = StageAccess['credentials'];
 import { HermesError, UsageError } from '../core/errors.js';
+import type { HermesConfig } from './resolve.js';
+import type { StageAccess } from './stage-access.js';
 import { currentKey, parseKeyRing, rotateKeyRing, serializeKeyRing, staticKeySource, type KeyRing, type KeySource, type SigningKey } from '../core/signing-keys.js';
 
-async function readCredentials(ctx: CliContext, endpoint: string | undefined) {
+async function readCredentials(credentials: Credentials, endpoint: string | undefined) {
   const { defaultCredentials } = await import('../core/clients.js');
-  const explicit = await ctx.credentials();
+  const explicit = await credentials();
   if (explicit) return explicit;
   const placeholder = defaultCredentials(endpoint);
   if (placeholder) return placeholder;
@@ -21,8 +25,7 @@ async function readCredentials(ctx: CliContext, endpoint: string | undefined) {
   return fromNodeProviderChain();
 }
 
-function where(ctx: CliContext): { name: string; endpoint?: string; region: string } {
-  const cfg = ctx.config();
+function where(cfg: HermesConfig): { name: string; endpoint?: string; region: string } {
   const endpoint = cfg.endpoints.ssm.value;
   if (cfg.stage.value === 'local' && !endpoint) {
     throw new HermesError(`No local stack is running (no SSM endpoint recorded in ${cfg.stateDir.value}): the local signing keys are served by \`hermes dev\`.`, {
@@ -33,15 +36,15 @@ function where(ctx: CliContext): { name: string; endpoint?: string; region: stri
 }
 
 /** The stage's key ring, freshly read. */
-export async function readStageKeyRing(ctx: CliContext): Promise<KeyRing> {
+export async function readStageKeyRing(cfg: HermesConfig, credentials: Credentials): Promise<KeyRing> {
   const { getParameter } = await import('../core/ssm-parameter.js');
-  const w = where(ctx);
+  const w = where(cfg);
   try {
-    const p = await getParameter({ ...w, credentials: await readCredentials(ctx, w.endpoint) });
+    const p = await getParameter({ ...w, credentials: await readCredentials(credentials, w.endpoint) });
     return parseKeyRing(p.value, `SSM parameter ${w.name}`);
   } catch (err) {
     if ((err as Error).name === 'ParameterNotFound') {
-      const stage = ctx.config().stage.value;
+      const stage = cfg.stage.value;
       throw new HermesError(`Stage "${stage}" has no signing keys: SSM parameter ${w.name} does not exist in ${w.region}.`, {
         hint: stage === 'local' ? 'Restart `hermes dev`; it makes the local keys on start.' : `Deploy the stage first: \`hermes deploy --stage ${stage}\`.`,
         cause: err,
@@ -52,9 +55,8 @@ export async function readStageKeyRing(ctx: CliContext): Promise<KeyRing> {
 }
 
 /** The keys, checked against HERMES_JWT_SECRET when that is set. */
-export async function stageSigningKeys(ctx: CliContext): Promise<KeySource> {
-  const ring = await readStageKeyRing(ctx);
-  const cfg = ctx.config();
+export async function stageSigningKeys(cfg: HermesConfig, credentials: Credentials): Promise<KeySource> {
+  const ring = await readStageKeyRing(cfg, credentials);
   const fromEnv = cfg.jwtSecret.value;
   if (fromEnv !== undefined && fromEnv !== currentKey(ring).secret) {
     throw new UsageError(
@@ -78,9 +80,9 @@ export interface Rotation {
  * A new current key; the previous one keeps verifying for `graceSeconds`. The whole ring is
  * written back with one PutParameter (two rotations at the same moment: the later one wins).
  */
-export async function rotateStageKeys(ctx: CliContext, graceSeconds: number): Promise<Rotation> {
-  const ring = await readStageKeyRing(ctx);
-  const w = where(ctx);
+export async function rotateStageKeys(cfg: HermesConfig, credentials: Credentials, graceSeconds: number): Promise<Rotation> {
+  const ring = await readStageKeyRing(cfg, credentials);
+  const w = where(cfg);
   let next: ReturnType<typeof rotateKeyRing>;
   try {
     next = rotateKeyRing(ring, graceSeconds);
@@ -88,14 +90,14 @@ export async function rotateStageKeys(ctx: CliContext, graceSeconds: number): Pr
     throw new UsageError((err as Error).message, { hint: 'Wait until older keys are past their grace, or rotate with --grace 0.' });
   }
   const { SSMClient, PutParameterCommand } = await import('@aws-sdk/client-ssm');
-  const ssm = new SSMClient({ region: w.region, ...(w.endpoint ? { endpoint: w.endpoint } : {}), credentials: await readCredentials(ctx, w.endpoint) });
+  const ssm = new SSMClient({ region: w.region, ...(w.endpoint ? { endpoint: w.endpoint } : {}), credentials: await readCredentials(credentials, w.endpoint) });
   try {
     await ssm.send(new PutParameterCommand({ Name: w.name, Value: serializeKeyRing(next.ring), Type: 'SecureString', Overwrite: true }));
   } finally {
     ssm.destroy();
   }
   return {
-    stage: ctx.config().stage.value,
+    stage: cfg.stage.value,
     parameter: w.name,
     current: next.added.kid,
     retiring: { kid: next.retiring.kid, verifiesUntil: next.retiring.retiresAt! },
