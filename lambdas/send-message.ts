@@ -54,6 +54,7 @@ async function deadLetter(deps: HandlerDeps, log: Logger, record: SQSRecord, err
 
 /** One queue record; a throw fails just this record (it is returned in batchItemFailures). */
 async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord): Promise<void> {
+  const started = Date.now();
   const endpoint = deps.settings.managementEndpoint;
   let msg: QueueMessage;
   let result: DeliverResult;
@@ -70,6 +71,7 @@ async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord):
   }
   log[result.failed ? 'warn' : 'info']('delivered', {
     messageId: record.messageId, room: msg.room_id, delivered: result.delivered, pruned: result.pruned, failed: result.failed, shards: result.shards,
+    durationMs: Date.now() - started,
     ...(result.failed ? { firstFailure: result.failures[0] } : {}),
   });
   // The whole record is retried: connections that got the frame get it again, with the same id, which clients drop.

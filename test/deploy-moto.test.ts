@@ -22,6 +22,7 @@ import {
 import { DeployError } from '../src/deploy/errors.js';
 import { DescribeParametersCommand, GetParameterCommand, ListTagsForResourceCommand } from '@aws-sdk/client-ssm';
 import { currentKey, parseKeyRing } from '../src/core/signing-keys.js';
+import { CreateLogStreamCommand, DescribeLogGroupsCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { motoAvailable, startMoto, callRecorder, type Moto } from './helpers/moto.js';
 import { botocoreDataDir, violations } from './helpers/api-model.js';
 import { runDestroy } from '../src/cli/commands/destroy.js';
@@ -242,7 +243,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     for (const h of HANDLER_NAMES) {
       const fn = await send(new GetFunctionCommand({ FunctionName: names.fn(h) }));
       const c = fn.Configuration!;
-      expect(c).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler', MemorySize: memory[h], State: 'Active' });
+      expect(c).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler', MemorySize: memory[h], State: 'Active', Architectures: ['arm64'] });
       expect(c.Timeout).toBe(h === 'send-message' ? 30 : 10);
       expect(c.Role).toBe(`arn:aws:iam::123456789012:role/${names.role(h)}`);
       expect(c.CodeSha256).toBe(artifacts[h].sha256);
@@ -298,7 +299,27 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(stage.Tags).toMatchObject({ 'hermes:stage': STAGE });
     // No deployment call: the stage deploys every change to routes, integrations and authorizer.
     expect(stage.AutoDeploy).toBe(true);
+    expect(stage.DefaultRouteSettings).toMatchObject({ ThrottlingBurstLimit: 2000, ThrottlingRateLimit: 1000 });
     expect(api.Tags).toMatchObject({ 'hermes:authorizer': connectRoute.AuthorizerId });
+  });
+
+  it("made each function's log group with a 14-day retention, and `hermes logs --stage` reads them", async () => {
+    const send = aws.logs.at('test');
+    const groups = (await send(new DescribeLogGroupsCommand({ logGroupNamePrefix: `/aws/lambda/hermes-${STAGE}-` }))).logGroups!;
+    expect(groups.map((g) => [g.logGroupName, g.retentionInDays]).sort()).toEqual(HANDLER_NAMES.map((h) => [names.logGroup(h), 14]).sort());
+    // A line as the connect function would have written it, with its request id.
+    const requestId = '0f0e3c1a-1111-4222-8333-944455556666';
+    const line = JSON.stringify({ level: 'INFO', message: 'connected', timestamp: new Date().toISOString(), function_name: names.fn('connect'), function_request_id: requestId, room: 'r1' });
+    await send(new CreateLogStreamCommand({ logGroupName: names.logGroup('connect'), logStreamName: 's1' }));
+    await send(new PutLogEventsCommand({ logGroupName: names.logGroup('connect'), logStreamName: 's1', logEvents: [{ timestamp: Date.now(), message: `${line}\n` }] }));
+    const r = await cli(['logs', ...cliArgs(), '--since', '5m', '--json'], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ function: 'connect', level: 'INFO', requestId, message: 'connected', line: expect.objectContaining({ room: 'r1' }) }),
+    ]);
+    const text = await cli(['logs', ...cliArgs(), '--function', 'send-message'], { timeoutMs: 60_000 });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stderr).toMatch(/No handler log lines for stage itest/);
   });
 
   it('configured the SQS → send-message mapping with partial batch failures', async () => {
@@ -412,8 +433,14 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(failure!.message).toBe(`Deploy failed at stage ${stage} (apigatewayv2 UpdateStage): ${moto.endpoint} answered HTTP 500 with an HTML page, not an AWS API response`);
     expect(failure!.hint).toMatch(/does not implement apigatewayv2 UpdateStage/);
     expect({ ...failure }).toMatchObject({ service: 'apigatewayv2', operation: 'UpdateStage', httpStatus: 500, endpoint: moto.endpoint, notAws: true });
-    const destroyed = await runDestroy(context(stage, capture(), { yes: true }), { aws });
+    const destroyed = await runDestroy(context(stage, capture(), { yes: true }), { aws }, { keepLogs: true });
     expect(destroyed.text).toMatch(/resources deleted/);
+    expect(destroyed.text).toMatch(/log groups \/aws\/lambda\/hermes-itest3-\* are kept \(--keep-logs\)/);
+    const logGroups = async () => (await aws.logs.at('test')(new DescribeLogGroupsCommand({ logGroupNamePrefix: '/aws/lambda/hermes-itest3-' }))).logGroups ?? [];
+    expect(await logGroups()).toHaveLength(HANDLER_NAMES.length);
+    const again = await runDestroy(context(stage, capture(), { yes: true }), { aws });
+    expect(again.text).toContain(`${HANDLER_NAMES.length} resources deleted`);
+    expect(await logGroups()).toEqual([]);
   });
 
   it('destroy refuses without --yes when no one can confirm, and deletes nothing', async () => {
@@ -427,9 +454,9 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const err = capture();
     counter.reset();
     const r = await runDestroy(context(STAGE, err, { yes: true }), { aws });
-    expect(r.text).toContain(`Destroyed stage ${STAGE} in ${REGION}: 17 resources deleted.`);
+    expect(r.text).toContain(`Destroyed stage ${STAGE} in ${REGION}: 22 resources deleted.`);
     const order = err.text().split('\n').filter((l) => / ✓ /.test(l)).map((l) => l.split('✓ ')[1].split(' ')[0]);
-    expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', 'parameter', 'table', 'table']);
+    expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', ...HANDLER_NAMES.map(() => 'log'), 'parameter', 'table', 'table']);
     const prefix = `hermes-${STAGE}-`;
     expect(((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions ?? []).filter((f) => f.FunctionName?.startsWith(prefix))).toEqual([]);
     expect(((await aws.dynamodb.at('test')(new ListTablesCommand({}))).TableNames ?? []).filter((t) => t.startsWith(prefix))).toEqual([]);
@@ -438,6 +465,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(((await aws.apigateway.at('test')(new GetApisCommand({}))).Items ?? []).filter((a) => a.Name === names.api)).toEqual([]);
     expect((await aws.lambda.at('test')(new ListEventSourceMappingsCommand({}))).EventSourceMappings ?? []).toEqual([]);
     expect((await aws.ssm.at('test')(new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Values: [names.parameter('signingKeys')] }] }))).Parameters).toEqual([]);
+    expect((await aws.logs.at('test')(new DescribeLogGroupsCommand({ logGroupNamePrefix: `/aws/lambda/hermes-${STAGE}-` }))).logGroups).toEqual([]);
     expect(existsSync(path.join(stateDir, 'stages', `${STAGE}.json`))).toBe(false);
   });
 

@@ -60,6 +60,7 @@ function deployedAs(d: DesiredState): ObservedState {
         },
       ]),
     ),
+    logGroups: Object.fromEntries(d.logGroups.map((g) => [g.name, { arn: `arn:aws:logs:eu-west-1:123456789012:log-group:${g.name}`, retentionDays: g.retentionDays, tags: { ...g.tags } }])),
     signingKeys: { arn: 'arn:aws:ssm:eu-west-1:123456789012:parameter/hermes/dev/signing-keys', type: 'SecureString', validKeyRing: true, tags: { ...d.signingKeys.tags } },
     roles: Object.fromEntries(
       d.roles.map((r) => [r.name, { arn: `arn:aws:iam::123456789012:role/${r.name}`, trustPolicy: r.trustPolicy, policies: { [r.policyName]: r.policy }, tags: { ...r.tags } }]),
@@ -74,6 +75,7 @@ function deployedAs(d: DesiredState): ObservedState {
           entry: f.entry,
           memory: f.memory,
           timeout: f.timeout,
+          architecture: f.architecture,
           env: { ...f.env },
           codeSha256: f.codeSha256,
           state: 'Active',
@@ -100,7 +102,7 @@ function deployedAs(d: DesiredState): ObservedState {
           },
         ]),
       ),
-      stage: { autoDeploy: true, tags: { ...d.stage.tags } },
+      stage: { autoDeploy: true, throttling: { ...d.stage.throttling }, tags: { ...d.stage.tags } },
     },
     mapping: { uuid: 'm1', batchSize: 10, responseTypes: ['ReportBatchItemFailures'], state: 'Enabled' },
   };
@@ -114,13 +116,13 @@ describe('deploy plan', () => {
     const items = plan(desired(), { tables: {}, queues: {}, roles: {}, functions: {} });
     expect(items.every((i) => i.action === 'create')).toBe(true);
     expect(items.map((i) => i.kind)).toEqual([
-      'table', 'table', 'queue', 'queue', 'parameter', 'api',
+      'table', 'table', 'queue', 'queue', 'parameter', 'api', ...HANDLER_NAMES.map(() => 'log-group'),
       ...HANDLER_NAMES.map(() => 'role'), ...HANDLER_NAMES.map(() => 'function'),
       'authorizer', 'integration', 'integration', 'integration', 'integration',
       'route', 'route', 'route', 'route',
       ...HANDLER_NAMES.map(() => 'permission'), 'stage', 'event-source-mapping',
     ]);
-    expect(items).toHaveLength(32);
+    expect(items).toHaveLength(37);
     // The DLQ comes before the queue whose redrive policy points at it.
     expect(items[2].resource).toBe(names.dlq);
   });
@@ -129,7 +131,7 @@ describe('deploy plan', () => {
     const d = desired();
     const items = plan(d, deployedAs(d));
     expect(changed(items)).toEqual([]);
-    expect(summarize(items)).toEqual({ create: 0, update: 0, unchanged: 32, delete: 0 });
+    expect(summarize(items)).toEqual({ create: 0, update: 0, unchanged: 37, delete: 0 });
   });
 
   it('updates only the function whose code changed', () => {

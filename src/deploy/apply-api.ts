@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-apigatewayv2';
 import type { ApplyContext } from './apply-data.js';
 import { AUTHORIZER_TAG } from './spec.js';
+import { stageSettingChanges } from './plan.js';
 import type { ApiSpec, AuthorizerSpec, IntegrationSpec, ObservedApi, PlanItem, RouteSpec, StageSpec } from './types.js';
 
 const hasTagChange = (item: PlanItem) => item.changes.some((c) => c.startsWith('tag '));
@@ -85,12 +86,18 @@ export async function applyRoute(ctx: ApplyContext, live: ObservedApi, d: RouteS
 /** Created last among the API's parts (plan.ts): an auto-deploying stage is live at once. */
 export async function applyStage(ctx: ApplyContext, live: ObservedApi, d: StageSpec, item: PlanItem, partition: string): Promise<void> {
   const send = ctx.aws.apigateway.at(`stage ${d.name}`);
+  const settings = {
+    AutoDeploy: d.autoDeploy,
+    DefaultRouteSettings: { ThrottlingBurstLimit: d.throttling.burstLimit, ThrottlingRateLimit: d.throttling.rateLimit },
+    ...(d.accessLog ? { AccessLogSettings: { DestinationArn: d.accessLog.destinationArn, Format: d.accessLog.format } } : {}),
+  };
   if (item.action === 'create') {
-    await send(new CreateStageCommand({ ApiId: live.id, StageName: d.name, AutoDeploy: d.autoDeploy, Tags: d.tags, Description: `hermes stage ${d.name}` }));
+    await send(new CreateStageCommand({ ApiId: live.id, StageName: d.name, ...settings, Tags: d.tags, Description: `hermes stage ${d.name}` }));
     return;
   }
   if (item.action !== 'update') return;
-  if (live.stage?.autoDeploy !== d.autoDeploy) await send(new UpdateStageCommand({ ApiId: live.id, StageName: d.name, AutoDeploy: d.autoDeploy }));
+  // Turning access logging off is DeleteAccessLogSettings on AWS; hermes leaves it to the console.
+  if (live.stage && stageSettingChanges(d, live.stage).length) await send(new UpdateStageCommand({ ApiId: live.id, StageName: d.name, ...settings }));
   if (hasTagChange(item)) await send(new TagResourceCommand({ ResourceArn: apiArn(ctx.aws.region, partition, live.id, d.name), Tags: d.tags }));
 }
 

@@ -9,9 +9,12 @@ import {
 } from '@aws-sdk/client-lambda';
 import { HermesError } from '../core/errors.js';
 import type { ApplyContext } from './apply-data.js';
-import { canonical, functionConfigChanges } from './plan.js';
+import { canonical, codeChanges, functionConfigChanges } from './plan.js';
+import { CreateLogGroupCommand, PutRetentionPolicyCommand, TagResourceCommand as TagLogsResourceCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { isRolePropagation, isUpdateInProgress, retryWhile, waitFor } from './wait.js';
-import type { FunctionSpec, MappingSpec, ObservedFunction, ObservedMapping, ObservedRole, PermissionSpec, PlanItem, RoleSpec } from './types.js';
+import type {
+  FunctionSpec, LogGroupSpec, MappingSpec, ObservedFunction, ObservedLogGroup, ObservedMapping, ObservedRole, PermissionSpec, PlanItem, RoleSpec,
+} from './types.js';
 import type { Artifact } from './bundle.js';
 
 const hasTagChange = (item: PlanItem) => item.changes.some((c) => c.startsWith('tag '));
@@ -73,6 +76,19 @@ function configuration(d: FunctionSpec) {
   };
 }
 
+/** Logs: a group per function with its retention, made before the function so Lambda never makes one without. */
+export async function applyLogGroup(ctx: ApplyContext, d: LogGroupSpec, o: ObservedLogGroup | undefined, item: PlanItem): Promise<void> {
+  const send = ctx.aws.logs.at(`log group ${d.name}`);
+  if (item.action === 'create') {
+    await send(new CreateLogGroupCommand({ logGroupName: d.name, tags: d.tags }));
+    await send(new PutRetentionPolicyCommand({ logGroupName: d.name, retentionInDays: d.retentionDays }));
+    return;
+  }
+  if (item.action !== 'update') return;
+  if (o!.retentionDays !== d.retentionDays) await send(new PutRetentionPolicyCommand({ logGroupName: d.name, retentionInDays: d.retentionDays }));
+  if (item.changes.some((c) => c.startsWith('tag '))) await send(new TagLogsResourceCommand({ resourceArn: o!.arn, tags: d.tags }));
+}
+
 export async function applyFunction(
   ctx: ApplyContext,
   d: FunctionSpec,
@@ -86,15 +102,15 @@ export async function applyFunction(
     retryWhile(f, (e) => isRolePropagation(e) || isUpdateInProgress(e), { ...ctx.wait, timeoutMs: Math.min(ctx.wait.timeoutMs, 120_000) });
   if (item.action === 'create') {
     await retrying(() =>
-      send(new CreateFunctionCommand({ ...configuration(d), Code: { ZipFile: artifact.zip }, PackageType: 'Zip', Tags: d.tags, Description: `hermes ${d.handler}` })),
+      send(new CreateFunctionCommand({ ...configuration(d), Code: { ZipFile: artifact.zip }, Architectures: [d.architecture], PackageType: 'Zip', Tags: d.tags, Description: `hermes ${d.handler}` })),
     );
     await waitFunctionReady(ctx, d.name);
     return;
   }
   if (item.action !== 'update') return;
   const obs = o!;
-  if (obs.codeSha256 !== d.codeSha256) {
-    await retrying(() => send(new UpdateFunctionCodeCommand({ FunctionName: d.name, ZipFile: artifact.zip })));
+  if (codeChanges(d, obs).length) {
+    await retrying(() => send(new UpdateFunctionCodeCommand({ FunctionName: d.name, ZipFile: artifact.zip, Architectures: [d.architecture] })));
     await waitFunctionReady(ctx, d.name);
   }
   if (functionConfigChanges(d, obs).length) {

@@ -39,6 +39,7 @@ export function arnsFor(names: ResourceNames, ids: KnownIds) {
     role: (h: HandlerName) => `arn:${p}:iam::${account}:role/${names.role(h)}`,
     fn,
     logGroup: (h: HandlerName) => `arn:${p}:logs:${region}:${account}:log-group:${names.logGroup(h)}`,
+    logGroupByName: (name: string) => `arn:${p}:logs:${region}:${account}:log-group:${name}`,
     /** An SSM parameter by its name (which starts with a slash). */
     parameter: (name: string) => `arn:${p}:ssm:${region}:${account}:parameter${name}`,
     /** What API Gateway calls to reach a function (integrations and authorizers). */

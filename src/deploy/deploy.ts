@@ -5,7 +5,7 @@
  * is `unchanged` get no call at all, so a second deploy of the same code mutates nothing.
  */
 import type { ResourceNames } from '../stack/names.js';
-import type { HandlerName } from '../stack/definition.js';
+import type { HandlerName, StageSettings } from '../stack/definition.js';
 import type { Aws } from './aws.js';
 import { arnsFor, parseArn, type KnownIds } from './arns.js';
 import { buildBundles, defaultBundleDir, loadArtifacts } from './bundle.js';
@@ -13,7 +13,7 @@ import { observe } from './observe.js';
 import { plan, summarize } from './plan.js';
 import { desiredState } from './spec.js';
 import { applyParameter, applyQueue, applyTable, type ApplyContext } from './apply-data.js';
-import { applyFunction, applyMapping, applyPermission, applyRole } from './apply-compute.js';
+import { applyFunction, applyLogGroup, applyMapping, applyPermission, applyRole } from './apply-compute.js';
 import { applyApi, applyAuthorizer, applyIntegration, applyRoute, applyStage, lastDeploymentStatus } from './apply-api.js';
 import { DEFAULT_WAIT, type WaitOptions } from './wait.js';
 import type { Action, ObservedState, PlanItem } from './types.js';
@@ -27,6 +27,8 @@ export interface DeployOptions {
   wait?: WaitOptions;
   /** Called once per resource as it is applied (or found unchanged). */
   onProgress?: (item: PlanItem) => void;
+  /** The stage's settings (src/config/stage-settings.ts); the definition's defaults otherwise. */
+  settings?: StageSettings;
   /** Called as each phase starts or ends (bundling, observing, …): one line for a person. */
   onPhase?: (line: string) => void;
 }
@@ -83,7 +85,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
 
   const observed = await observe(aws, names);
   const ids = knownIds(observed, names, aws.region);
-  const first = plan(desiredState({ names, ids, codeSha256 }), observed);
+  const first = plan(desiredState({ names, ids, codeSha256, settings: opts.settings }), observed);
   const result = (items: PlanItem[], outputs?: DeployOutputs): DeployResult => {
     const summary = summarize(items);
     return { stage: names.stage, region: aws.region, dryRun: Boolean(opts.dryRun), changed: summary.create + summary.update > 0, summary, plan: items, outputs };
@@ -93,7 +95,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   const ctx: ApplyContext = { aws, wait: opts.wait ?? DEFAULT_WAIT };
   const done = (item: PlanItem) => opts.onProgress?.(item);
   const at = (items: PlanItem[], kind: PlanItem['kind'], resource: string) => items.find((i) => i.kind === kind && i.resource === resource)!;
-  let desired = desiredState({ names, ids, codeSha256 });
+  let desired = desiredState({ names, ids, codeSha256, settings: opts.settings });
 
   // Foundation: what the other resources' ARNs, URLs and policies are made of.
   for (const t of desired.tables) {
@@ -103,7 +105,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
     if (parsed && !ids.account) Object.assign(ids, parsed);
     done(item);
   }
-  desired = desiredState({ names, ids, codeSha256 }); // the DLQ ARN needs the account
+  desired = desiredState({ names, ids, codeSha256, settings: opts.settings }); // the DLQ ARN needs the account
   for (const q of desired.queues) {
     const item = at(first, 'queue', q.name);
     const { url } = await applyQueue(ctx, q, observed.queues[q.name], item);
@@ -120,9 +122,14 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   ids.apiHost = live.endpoint ? new URL(live.endpoint).host : undefined;
   done(apiItem);
 
-  desired = desiredState({ names, ids, codeSha256 });
+  desired = desiredState({ names, ids, codeSha256, settings: opts.settings });
   const items = plan(desired, observed);
   const fnName = (h: HandlerName) => names.fn(h);
+  for (const g of desired.logGroups) {
+    const item = at(items, 'log-group', g.name);
+    await applyLogGroup(ctx, g, observed.logGroups?.[g.name], item);
+    done(item);
+  }
   for (const r of desired.roles) {
     const item = at(items, 'role', r.name);
     await applyRole(ctx, r, observed.roles[r.name], item);

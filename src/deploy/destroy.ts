@@ -11,6 +11,7 @@ import { DeleteRoleCommand, DeleteRolePolicyCommand } from '@aws-sdk/client-iam'
 import { DeleteEventSourceMappingCommand, DeleteFunctionCommand } from '@aws-sdk/client-lambda';
 import { DeleteApiCommand } from '@aws-sdk/client-apigatewayv2';
 import { DeleteParameterCommand } from '@aws-sdk/client-ssm';
+import { DeleteLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { type ResourceNames } from '../stack/names.js';
 import { EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER } from '../stack/definition.js';
 import { TABLE_KEYS } from '../stack/tables.js';
@@ -33,11 +34,13 @@ export interface DestroyPlan {
 export interface DestroyResult {
   stage: string;
   region: string;
+  /** Log groups left in place (--keep-logs). */
+  keptLogs?: boolean;
   deleted: PlanItem[];
   skipped: PlanItem[];
 }
 
-export function destroyPlan(aws: Aws, names: ResourceNames, o: ObservedState): DestroyPlan {
+export function destroyPlan(aws: Aws, names: ResourceNames, o: ObservedState, opts: { keepLogs?: boolean } = {}): DestroyPlan {
   const removals: Removal[] = [];
   const skipped: PlanItem[] = [];
   const ours = (tags: Tags) => tags[STAGE_TAG] === names.stage;
@@ -77,6 +80,11 @@ export function destroyPlan(aws: Aws, names: ResourceNames, o: ObservedState): D
     const q = o.queues[name];
     if (q) add('queue', name, q.tags, () => gone(aws.sqs.at(`queue ${name}`)(new DeleteQueueCommand({ QueueUrl: q.url }))));
   }
+  if (!opts.keepLogs) {
+    for (const [name, g] of Object.entries(o.logGroups ?? {})) {
+      add('log-group', name, g.tags, () => gone(aws.logs.at(`log group ${name}`)(new DeleteLogGroupCommand({ logGroupName: name }))));
+    }
+  }
   if (o.signingKeys) {
     const Name = names.parameter('signingKeys');
     add('parameter', Name, o.signingKeys.tags, () => gone(aws.ssm.at(`parameter ${Name}`)(new DeleteParameterCommand({ Name }))));
@@ -93,10 +101,10 @@ export function observeForDestroy(aws: Aws, names: ResourceNames): Promise<Obser
   return observe(aws, names, { apiChildren: false });
 }
 
-export async function destroy(aws: Aws, names: ResourceNames, p: DestroyPlan, onProgress?: (item: PlanItem) => void): Promise<DestroyResult> {
+export async function destroy(aws: Aws, names: ResourceNames, p: DestroyPlan, onProgress?: (item: PlanItem) => void, opts: { keepLogs?: boolean } = {}): Promise<DestroyResult> {
   for (const r of p.removals) {
     await r.run();
     onProgress?.(r.item);
   }
-  return { stage: names.stage, region: aws.region, deleted: p.removals.map((r) => r.item), skipped: p.skipped };
+  return { stage: names.stage, region: aws.region, deleted: p.removals.map((r) => r.item), skipped: p.skipped, ...(opts.keepLogs ? { keptLogs: true } : {}) };
 }

@@ -11,12 +11,13 @@ import {
   GetApisCommand, GetAuthorizerCommand, GetIntegrationsCommand, GetRoutesCommand, GetStageCommand, type Api,
 } from '@aws-sdk/client-apigatewayv2';
 import { GetParameterCommand, ListTagsForResourceCommand } from '@aws-sdk/client-ssm';
+import { DescribeLogGroupsCommand, ListTagsForResourceCommand as ListLogTagsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { type ResourceNames } from '../stack/names.js';
 import { parseKeyRing } from '../core/signing-keys.js';
 import { EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER, ROUTES } from '../stack/definition.js';
 import { AUTHORIZER_TAG } from './spec.js';
 import { NOT_FOUND, unlessMissing, type Aws } from './aws.js';
-import type { ObservedApi, ObservedFunction, ObservedParameter, ObservedQueue, ObservedRole, ObservedState, ObservedTable, Tags } from './types.js';
+import type { ObservedApi, ObservedFunction, ObservedLogGroup, ObservedParameter, ObservedQueue, ObservedRole, ObservedState, ObservedTable, Tags } from './types.js';
 
 const tagMap = (list: Array<{ Key?: string; Value?: string }> | undefined): Tags =>
   Object.fromEntries((list ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
@@ -77,6 +78,27 @@ export async function observeParameter(aws: Aws, name: string): Promise<Observed
   return { arn: p.ARN, type: p.Type, validKeyRing, tags: tagMap(tags.TagList) };
 }
 
+/** The stage's log groups: every group under its functions' and its API's prefixes. */
+export async function observeLogGroups(aws: Aws, names: ResourceNames): Promise<Record<string, ObservedLogGroup>> {
+  const out: Record<string, ObservedLogGroup> = {};
+  for (const prefix of [`/aws/lambda/hermes-${names.stage}-`, names.accessLogGroup]) {
+    const send = aws.logs.at(`log groups ${prefix}*`);
+    let nextToken: string | undefined;
+    do {
+      const page = await send(new DescribeLogGroupsCommand({ logGroupNamePrefix: prefix, nextToken }));
+      for (const g of page.logGroups ?? []) {
+        if (!g.logGroupName || !g.arn) continue;
+        // The tagging API names a group by its ARN without the trailing `:*` DescribeLogGroups gives.
+        const arn = g.arn.replace(/:\*$/, '');
+        const tags = await send(new ListLogTagsCommand({ resourceArn: arn }));
+        out[g.logGroupName] = { arn, retentionDays: g.retentionInDays, tags: tags.tags ?? {} };
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+  }
+  return out;
+}
+
 export async function observeRole(aws: Aws, name: string): Promise<ObservedRole | undefined> {
   const send = aws.iam.at(`role ${name}`);
   const role = (await unlessMissing(send(new GetRoleCommand({ RoleName: name })), NOT_FOUND))?.Role;
@@ -110,6 +132,7 @@ export async function observeFunction(aws: Aws, name: string): Promise<ObservedF
     entry: c.Handler,
     memory: c.MemorySize,
     timeout: c.Timeout,
+    architecture: c.Architectures?.[0],
     env: c.Environment?.Variables ?? {},
     codeSha256: c.CodeSha256,
     state: c.State,
@@ -152,7 +175,19 @@ export async function observeApi(aws: Aws, names: ResourceNames, children = true
     send(new GetRoutesCommand({ ApiId, MaxResults: '100' })),
     unlessMissing(send(new GetStageCommand({ ApiId, StageName: names.stage })), NOT_FOUND),
   ]);
-  const out: ObservedApi = { ...base, ...(stage ? { stage: { autoDeploy: stage.AutoDeploy === true, tags: stage.Tags ?? {} } } : {}) };
+  const out: ObservedApi = {
+    ...base,
+    ...(stage
+      ? {
+          stage: {
+            autoDeploy: stage.AutoDeploy === true,
+            throttling: { burstLimit: stage.DefaultRouteSettings?.ThrottlingBurstLimit, rateLimit: stage.DefaultRouteSettings?.ThrottlingRateLimit },
+            ...(stage.AccessLogSettings?.DestinationArn ? { accessLog: { destinationArn: stage.AccessLogSettings.DestinationArn, format: stage.AccessLogSettings.Format } } : {}),
+            tags: stage.Tags ?? {},
+          },
+        }
+      : {}),
+  };
   for (const i of integrations.Items ?? []) {
     // Integrations have no name; the function in the URI says which handler it serves.
     const h = HANDLER_NAMES.find((h) => i.IntegrationUri?.includes(`:function:${names.fn(h)}/`));
@@ -194,15 +229,16 @@ export async function observe(aws: Aws, names: ResourceNames, opts: { apiChildre
     const values = await Promise.all(keys.map(f));
     return Object.fromEntries(keys.flatMap((k, i) => (values[i] ? [[k, values[i] as T]] : [])));
   };
-  const [tables, queues, roles, functions, api, signingKeys] = await Promise.all([
+  const [tables, queues, roles, functions, api, signingKeys, logGroups] = await Promise.all([
     settle(TABLE_KEYS.map((k) => names.table(k)), (n) => observeTable(aws, n)),
     settle(QUEUE_ORDER.map((k) => names.queueName(k)), (n) => observeQueue(aws, n)),
     settle(HANDLER_NAMES.map((h) => names.role(h)), (n) => observeRole(aws, n)),
     settle(HANDLER_NAMES.map((h) => names.fn(h)), (n) => observeFunction(aws, n)),
     observeApi(aws, names, opts.apiChildren ?? true),
     observeParameter(aws, names.parameter('signingKeys')),
+    observeLogGroups(aws, names),
   ]);
   const fnName = names.fn(EVENT_SOURCE.handler);
   const mapping = functions[fnName] ? await observeMapping(aws, fnName, queues[names.queueName(EVENT_SOURCE.queue)]?.arn) : undefined;
-  return { tables, queues, roles, functions, ...(api ? { api } : {}), ...(mapping ? { mapping } : {}), ...(signingKeys ? { signingKeys } : {}) };
+  return { tables, queues, roles, functions, logGroups, ...(api ? { api } : {}), ...(mapping ? { mapping } : {}), ...(signingKeys ? { signingKeys } : {}) };
 }

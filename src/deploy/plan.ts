@@ -3,7 +3,7 @@
  * applies them. Pure (no AWS), so every decision deploy makes is unit-tested on plain data.
  */
 import type {
-  Action, ApiSpec, ObservedParameter, ParameterSpec, AuthorizerSpec, DesiredState, FunctionSpec, IntegrationSpec, MappingSpec, ObservedApi, ObservedFunction,
+  Action, ApiSpec, LogGroupSpec, ObservedLogGroup, ObservedParameter, ParameterSpec, AuthorizerSpec, DesiredState, FunctionSpec, IntegrationSpec, MappingSpec, ObservedApi, ObservedFunction,
   ObservedMapping, ObservedQueue, ObservedRole, ObservedState, ObservedTable, PermissionSpec, PlanItem, QueueSpec, RoleSpec,
   RouteSpec, StageSpec, TableSpec, Tags,
 } from './types.js';
@@ -125,10 +125,27 @@ export function functionConfigChanges(d: FunctionSpec, o: ObservedFunction): str
   return [...c, ...envChanges(d.env, o.env)];
 }
 
+/** Lambda changes a function's architecture with its code (UpdateFunctionCode), not its configuration. */
+export function codeChanges(d: FunctionSpec, o: ObservedFunction): string[] {
+  const c: string[] = [];
+  if (o.codeSha256 !== d.codeSha256) c.push(`code ${(o.codeSha256 ?? '').slice(0, 8)} → ${d.codeSha256.slice(0, 8)}`);
+  if ((o.architecture ?? 'x86_64') !== d.architecture) c.push(`architecture ${o.architecture ?? 'x86_64'} → ${d.architecture}`);
+  return c;
+}
+
+export function diffLogGroup(d: LogGroupSpec, o: ObservedLogGroup | undefined): PlanItem {
+  const c: string[] = [];
+  if (o) {
+    if (o.retentionDays !== d.retentionDays) c.push(`retention ${o.retentionDays ?? 'never expire'} → ${d.retentionDays} days`);
+    c.push(...tagChanges(d.tags, o.tags));
+  }
+  return item('log-group', d.name, Boolean(o), c);
+}
+
 export function diffFunction(d: FunctionSpec, o: ObservedFunction | undefined): PlanItem {
   const c: string[] = [];
   if (o) {
-    if (o.codeSha256 !== d.codeSha256) c.push(`code ${(o.codeSha256 ?? '').slice(0, 8)} → ${d.codeSha256.slice(0, 8)}`);
+    c.push(...codeChanges(d, o));
     c.push(...functionConfigChanges(d, o), ...tagChanges(d.tags, o.tags));
   }
   return item('function', d.name, Boolean(o), c);
@@ -182,9 +199,23 @@ export function diffPermission(d: PermissionSpec, fnName: string, fn: ObservedFu
   return item('permission', `${fnName} ← apigateway`, exists, c);
 }
 
+/** Stage settings that need UpdateStage (everything but tags). */
+export function stageSettingChanges(d: StageSpec, o: NonNullable<ObservedApi['stage']>): string[] {
+  const c: string[] = [];
+  if (o.autoDeploy !== d.autoDeploy) c.push('auto-deploy on');
+  const t = o.throttling ?? {};
+  if (t.burstLimit !== d.throttling.burstLimit || t.rateLimit !== d.throttling.rateLimit) {
+    c.push(`throttling burst ${t.burstLimit ?? '-'} rate ${t.rateLimit ?? '-'} → burst ${d.throttling.burstLimit} rate ${d.throttling.rateLimit}`);
+  }
+  if ((o.accessLog?.destinationArn ?? undefined) !== d.accessLog?.destinationArn || (d.accessLog && o.accessLog?.format !== d.accessLog.format)) {
+    c.push(d.accessLog ? 'access logging on' : 'access logging off');
+  }
+  return c;
+}
+
 export function diffStage(d: StageSpec, api: ObservedApi | undefined): PlanItem {
   const o = api?.stage;
-  const c = o ? [...(o.autoDeploy !== d.autoDeploy ? ['auto-deploy on'] : []), ...tagChanges(d.tags, o.tags)] : [];
+  const c = o ? [...stageSettingChanges(d, o), ...tagChanges(d.tags, o.tags)] : [];
   return item('stage', d.name, Boolean(o), c);
 }
 
@@ -210,6 +241,7 @@ export function plan(d: DesiredState, o: ObservedState): PlanItem[] {
     ...d.queues.map((q) => diffQueue(q, o.queues[q.name])),
     diffParameter(d.signingKeys, o.signingKeys),
     diffApi(d.api, o.api),
+    ...d.logGroups.map((g) => diffLogGroup(g, o.logGroups?.[g.name])),
     ...d.roles.map((r) => diffRole(r, o.roles[r.name])),
     ...d.functions.map((f) => diffFunction(f, o.functions[f.name])),
     diffAuthorizer(d.authorizer, o.api),

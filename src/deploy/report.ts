@@ -60,8 +60,8 @@ export function destroyText(result: DestroyResult): string {
       : `Nothing to destroy: stage ${result.stage} has no hermes resources in ${result.region}.`,
   ];
   for (const s of result.skipped) lines.push(`Left alone: ${label(s.kind)} ${s.resource} (${s.changes.join('; ')}).`);
-  if (result.deleted.some((d) => d.kind === 'function')) {
-    lines.push('CloudWatch log groups /aws/lambda/hermes-' + result.stage + '-* are kept; delete them in the console if you no longer need the logs.');
+  if (result.keptLogs) {
+    lines.push(`CloudWatch log groups /aws/lambda/hermes-${result.stage}-* are kept (--keep-logs); \`hermes destroy --stage ${result.stage} --yes\` again without it deletes them.`);
   }
   return lines.join('\n');
 }

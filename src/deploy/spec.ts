@@ -4,8 +4,8 @@
  * AWS reports.
  */
 import {
-  API, AUTHORIZER, ENTRY, EVENT_SOURCE, FUNCTIONS, HANDLER_NAMES, QUEUES, QUEUE_ORDER, ROUTES, RUNTIME, functionEnvironment,
-  sqsAttributes, type EnvSetting, type HandlerName,
+  API, AUTHORIZER, DEFAULT_SETTINGS, ENTRY, EVENT_SOURCE, HANDLER_NAMES, QUEUE_ORDER, ROUTES, RUNTIME, functionEnvironment,
+  queueDefinitions, sqsAttributes, type EnvSetting, type HandlerName, type StageSettings,
 } from '../stack/definition.js';
 import { nameSettings, type ResourceNames } from '../stack/names.js';
 import { TABLES, TABLE_KEYS, TTL_ATTRIBUTE, createTableInput, keySchemaName } from '../stack/tables.js';
@@ -28,13 +28,31 @@ export interface DesiredInput {
   names: ResourceNames;
   ids: KnownIds;
   codeSha256: Record<HandlerName, string>;
+  /** The stage's settings (src/config/stage-settings.ts); the definition's defaults otherwise. */
+  settings?: StageSettings;
 }
 
+/** The format of the access log: one JSON object per request, with what an operator looks for. */
+export const ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: '$context.requestId',
+  connectionId: '$context.connectionId',
+  routeKey: '$context.routeKey',
+  eventType: '$context.eventType',
+  status: '$context.status',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTimeEpoch',
+  error: '$context.error.message',
+  authorizerError: '$context.authorizer.error',
+  integrationError: '$context.integrationErrorMessage',
+});
+
 /** The value of every setting a deployed function may be given. */
-function settingValues(input: DesiredInput, arns: StageArns): Partial<Record<EnvSetting, string>> {
+function settingValues(input: DesiredInput, arns: StageArns, settings: StageSettings): Partial<Record<EnvSetting, string>> {
   const { names } = input;
   return {
     ...nameSettings(names),
+    ...(settings.shardSize !== undefined ? { shardSize: String(settings.shardSize) } : {}),
+    ...(settings.fanoutConcurrency !== undefined ? { fanoutConcurrency: String(settings.fanoutConcurrency) } : {}),
     queueUrl: arns.queueUrl,
     dlqUrl: arns.dlqUrl,
     // Set, rather than derived from each event, so a custom domain in front of the API still
@@ -66,10 +84,12 @@ export function desiredState(input: DesiredInput): DesiredState {
   const { names, ids } = input;
   const arns = arnsFor(names, ids);
   const tags = stageTags(names.stage);
-  const values = settingValues(input, arns);
+  const settings = input.settings ?? DEFAULT_SETTINGS;
+  const values = settingValues(input, arns, settings);
+  const queueDefs = queueDefinitions(settings);
   const queues: QueueSpec[] = QUEUE_ORDER.map((key) => ({
     name: names.queueName(key),
-    attributes: sqsAttributes(QUEUES[key], (dl) => arns.queue(names.queueName(dl))),
+    attributes: sqsAttributes(queueDefs[key], (dl) => arns.queue(names.queueName(dl))),
     tags,
   }));
   return {
@@ -91,8 +111,9 @@ export function desiredState(input: DesiredInput): DesiredState {
       roleArn: arns.role(h),
       runtime: RUNTIME,
       entry: ENTRY,
-      memory: FUNCTIONS[h].memoryMb,
-      timeout: FUNCTIONS[h].timeoutSeconds,
+      memory: settings.functions[h].memoryMb,
+      timeout: settings.functions[h].timeoutSeconds,
+      architecture: settings.architecture,
       env: functionEnvironment(h, values),
       codeSha256: input.codeSha256[h],
       tags,
@@ -101,11 +122,21 @@ export function desiredState(input: DesiredInput): DesiredState {
     integrations: [...new Set(ROUTES.map((r) => r.handler))].map((handler) => ({ handler, uri: arns.invokeUri(handler) })),
     routes: ROUTES.map((r) => ({ ...r })),
     permissions: HANDLER_NAMES.filter((h) => invokedByApi.has(h)).map((h) => ({ handler: h, statementId: PERMISSION_ID, sourceArn: arns.apiSource })),
-    stage: { name: names.stage, autoDeploy: true, tags },
+    logGroups: [
+      ...HANDLER_NAMES.map((h) => ({ name: names.logGroup(h), retentionDays: settings.logRetentionDays, tags })),
+      ...(settings.accessLogging ? [{ name: names.accessLogGroup, retentionDays: settings.logRetentionDays, tags }] : []),
+    ],
+    stage: {
+      name: names.stage,
+      autoDeploy: true,
+      throttling: settings.throttling,
+      accessLog: settings.accessLogging ? { destinationArn: arns.logGroupByName(names.accessLogGroup), format: ACCESS_LOG_FORMAT } : undefined,
+      tags,
+    },
     mapping: {
       handler: EVENT_SOURCE.handler,
       queueArn: arns.queue(names.queueName(EVENT_SOURCE.queue)),
-      batchSize: EVENT_SOURCE.batchSize,
+      batchSize: settings.batchSize,
       responseTypes: EVENT_SOURCE.reportBatchItemFailures ? ['ReportBatchItemFailures'] : [],
       tags,
     },

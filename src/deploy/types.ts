@@ -65,8 +65,16 @@ export interface FunctionSpec {
   entry: string;
   memory: number;
   timeout: number;
+  architecture: 'arm64' | 'x86_64';
   env: Record<string, string>;
   codeSha256: string;
+  tags: Tags;
+}
+
+/** A CloudWatch Logs group deploy makes so it has a retention (Lambda would make it without one). */
+export interface LogGroupSpec {
+  name: string;
+  retentionDays: number;
   tags: Tags;
 }
 
@@ -103,6 +111,8 @@ export interface StageSpec {
   name: string;
   /** Every change to routes, integrations or the authorizer goes live without a deployment call. */
   autoDeploy: true;
+  throttling: { burstLimit: number; rateLimit: number };
+  accessLog?: { destinationArn: string; format: string };
   tags: Tags;
 }
 
@@ -118,6 +128,7 @@ export interface DesiredState {
   tables: TableSpec[];
   queues: QueueSpec[];
   signingKeys: ParameterSpec;
+  logGroups: LogGroupSpec[];
   api: ApiSpec;
   roles: RoleSpec[];
   functions: FunctionSpec[];
@@ -172,6 +183,7 @@ export interface ObservedFunction {
   entry?: string;
   memory?: number;
   timeout?: number;
+  architecture?: string;
   env: Record<string, string>;
   codeSha256?: string;
   state?: string;
@@ -189,7 +201,12 @@ export interface ObservedApi {
   /** By handler, recognised from the function name in the integration URI. */
   integrations: Partial<Record<HandlerName, { id: string; uri?: string; type?: string }>>;
   routes: Record<string, { id: string; target?: string; authorizationType?: string; authorizerId?: string }>;
-  stage?: { autoDeploy: boolean; tags: Tags };
+  stage?: {
+    autoDeploy: boolean;
+    throttling?: { burstLimit?: number; rateLimit?: number };
+    accessLog?: { destinationArn?: string; format?: string };
+    tags: Tags;
+  };
 }
 
 export interface ObservedMapping {
@@ -201,10 +218,17 @@ export interface ObservedMapping {
   state?: string;
 }
 
+export interface ObservedLogGroup {
+  arn: string;
+  retentionDays?: number;
+  tags: Tags;
+}
+
 export interface ObservedState {
   tables: Record<string, ObservedTable>;
   queues: Record<string, ObservedQueue>;
   signingKeys?: ObservedParameter;
+  logGroups?: Record<string, ObservedLogGroup>;
   roles: Record<string, ObservedRole>;
   functions: Record<string, ObservedFunction>;
   api?: ObservedApi;
@@ -216,6 +240,7 @@ export type ResourceKind =
   | 'table'
   | 'queue'
   | 'parameter'
+  | 'log-group'
   | 'role'
   | 'function'
   | 'api'

@@ -31,3 +31,21 @@ export function readableHandlerLine(handler: string, line: string): string {
   const request = typeof entry.function_request_id === 'string' ? ` (request ${entry.function_request_id.slice(0, 8)})` : '';
   return `[${handler}] ${[String(entry.message ?? ''), ...keys].join(' ')}${request}`;
 }
+
+/**
+ * A queue delivery as `hermes dev` prints it whatever the verbosity, from send-message's
+ * "delivered" line: `delivery room=lobby delivered=2 pruned=0 failed=0 14 ms (request 3f2a9c1e)`.
+ */
+export function deliveryLine(handler: string, line: string): string | undefined {
+  if (handler !== 'send-message') return undefined;
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (e?.message !== 'delivered') return undefined;
+  const request = typeof e.function_request_id === 'string' ? ` (request ${e.function_request_id.slice(0, 8)})` : '';
+  const ms = typeof e.durationMs === 'number' ? ` ${e.durationMs} ms` : '';
+  return `delivery room=${show(e.room)} delivered=${e.delivered} pruned=${e.pruned} failed=${e.failed}${ms}${request}`;
+}

@@ -21,7 +21,7 @@ import { startGateway, type Gateway } from './gateway.js';
 import { createDocumentClient, createSqsClient } from '../core/clients.js';
 import { nameSettings, resourceNames, type ResourceNames } from '../stack/names.js';
 import {
-  AUTHORIZER, EVENT_SOURCE, FUNCTIONS, HANDLER_NAMES, ROUTES, functionEnvironment, type EnvSetting, type HandlerName,
+  AUTHORIZER, DEFAULT_SETTINGS, EVENT_SOURCE, FUNCTIONS, HANDLER_NAMES, ROUTES, functionEnvironment, type EnvSetting, type HandlerName,
 } from '../stack/definition.js';
 import type { Env } from '../core/handler-env.js';
 import { cachedKeySource, newKeyRing, parseKeyRing, serializeKeyRing, type KeySource } from '../core/signing-keys.js';
@@ -57,6 +57,8 @@ export interface LocalStackOptions {
   connectGraceSeconds?: number;
   /** Logs of the handlers and of the gateway. */
   logger?: LineLogger;
+  /** Each handler's raw log line (Powertools JSON), as Lambda would send it to CloudWatch Logs. */
+  onHandlerLine?: (handler: HandlerName, line: string) => void;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   gatewayLog?: (line: string) => void;
@@ -174,7 +176,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
     const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint, AWS_ENDPOINT_URL_SSM: ssm.endpoint };
     for (const h of HANDLER_NAMES) {
-      const readable = (line: unknown) => readableHandlerLine(h, String(line));
+      const readable = (line: unknown) => (opts.onHandlerLine?.(h, String(line)), readableHandlerLine(h, String(line)));
       functions[h] = await loadFunction(h, {
         functionName: names.fn(h),
         bundleDir: opts.bundleDir,
@@ -192,7 +194,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       queueArn: queues.queueArn,
       region,
       fn: functions[EVENT_SOURCE.handler],
-      batchSize: opts.batchSize ?? EVENT_SOURCE.batchSize,
+      batchSize: opts.batchSize ?? DEFAULT_SETTINGS.batchSize,
       concurrency: opts.pollers,
       reportBatchItemFailures: EVENT_SOURCE.reportBatchItemFailures,
       logger,

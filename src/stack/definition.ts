@@ -171,31 +171,80 @@ export interface QueueDefinition {
 /** SQS's longest retention: a dead letter must outlive the time it takes someone to look at it. */
 const FOURTEEN_DAYS = 14 * 24 * 3600;
 
+export type Architecture = 'arm64' | 'x86_64';
+export const ARCHITECTURES: readonly Architecture[] = ['arm64', 'x86_64'];
+
 /**
- * The queue's visibility timeout is 6 × send-message's timeout, as AWS advises for a queue that
- * feeds a function (docs/api-gateway-websocket.md §6), so a record is not handed to a second
- * invocation while the first may still be working on it.
+ * What an operator may change per stage (`stages.<stage>` in hermes.config.json, validated by
+ * src/config/stage-settings.ts); these are the defaults. Settings the handlers read themselves
+ * (shard size, fan-out concurrency) and the CLI's (bcrypt cost, token lifetime) default in
+ * src/core and are only set when a stage sets them.
  */
-export const QUEUES: Record<QueueKey, QueueDefinition> = {
-  dlq: { suffix: 'messages-dlq', retentionSeconds: FOURTEEN_DAYS },
-  messages: {
-    suffix: 'messages',
-    visibilityTimeoutSeconds: 6 * FUNCTIONS['send-message'].timeoutSeconds,
-    deadLetter: { queue: 'dlq', maxReceiveCount: 5 },
-  },
+export interface StageSettings {
+  /** arm64 (Graviton) costs about 20% less per GB-second on Lambda; the bundles are the same JS. */
+  architecture: Architecture;
+  functions: Record<HandlerName, { memoryMb: number; timeoutSeconds: number }>;
+  /** How long the queue keeps a message not yet delivered (SQS's default: 4 days). */
+  messageRetentionSeconds: number;
+  deadLetterRetentionSeconds: number;
+  /** Records per send-message invocation (the event-source mapping's batch size). */
+  batchSize: number;
+  shardSize?: number;
+  fanoutConcurrency?: number;
+  bcryptCost?: number;
+  tokenTtlSeconds?: number;
+  /** CloudWatch Logs retention of every function's log group (and the access log). */
+  logRetentionDays: number;
+  /**
+   * The stage's default route throttling. AWS's account-wide default is 10,000 requests/s with a
+   * burst of 5,000 shared by every API in the region; a stage gets a bounded share, enough for
+   * a reconnect storm of a few thousand clients per second.
+   */
+  throttling: { burstLimit: number; rateLimit: number };
+  /** API Gateway access logs to CloudWatch (needs the account's API Gateway logging role: docs/deploy.md). */
+  accessLogging: boolean;
+}
+
+export const DEFAULT_SETTINGS: StageSettings = {
+  architecture: 'arm64',
+  functions: Object.fromEntries(HANDLER_NAMES.map((h) => [h, { memoryMb: FUNCTIONS[h].memoryMb, timeoutSeconds: FUNCTIONS[h].timeoutSeconds }])) as StageSettings['functions'],
+  messageRetentionSeconds: 4 * 24 * 3600,
+  deadLetterRetentionSeconds: FOURTEEN_DAYS,
+  batchSize: 10,
+  logRetentionDays: 14,
+  throttling: { burstLimit: 2000, rateLimit: 1000 },
+  accessLogging: false,
 };
+
+/**
+ * The queues under a stage's settings. The queue's visibility timeout is 6 × send-message's
+ * timeout, as AWS advises for a queue that feeds a function (docs/api-gateway-websocket.md §6),
+ * so a record is not handed to a second invocation while the first may still be working on it.
+ */
+export function queueDefinitions(settings: StageSettings): Record<QueueKey, QueueDefinition> {
+  return {
+    dlq: { suffix: 'messages-dlq', retentionSeconds: settings.deadLetterRetentionSeconds },
+    messages: {
+      suffix: 'messages',
+      visibilityTimeoutSeconds: 6 * settings.functions['send-message'].timeoutSeconds,
+      retentionSeconds: settings.messageRetentionSeconds,
+      deadLetter: { queue: 'dlq', maxReceiveCount: 5 },
+    },
+  };
+}
+
+export const QUEUES: Record<QueueKey, QueueDefinition> = queueDefinitions(DEFAULT_SETTINGS);
 
 /** Queues in creation order: a dead-letter queue before the queue whose redrive names it. */
 export const QUEUE_ORDER: readonly QueueKey[] = ['dlq', 'messages'];
 
-/** The SQS trigger of send-message (an event-source mapping on AWS, a poller locally). */
+/** The SQS trigger of send-message (an event-source mapping on AWS, a poller locally); its batch size is a stage setting. */
 export const EVENT_SOURCE = {
   queue: 'messages',
   handler: 'send-message',
-  batchSize: 10,
   /** Only the records the handler lists in `batchItemFailures` are retried. */
   reportBatchItemFailures: true,
-} as const satisfies { queue: QueueKey; handler: HandlerName; batchSize: number; reportBatchItemFailures: boolean };
+} as const satisfies { queue: QueueKey; handler: HandlerName; reportBatchItemFailures: boolean };
 
 /**
  * A function's environment from the values of its settings: every setting it is always given

@@ -15,6 +15,8 @@ export interface ResourceNames {
   /** SSM parameter names: `/hermes/<stage>/<part>`. */
   parameter: (key: ParameterKey) => string;
   logGroup: (handler: HandlerName) => string;
+  /** The API stage's access log (when access logging is on). */
+  accessLogGroup: string;
 }
 
 /** Index names on the connections table (./tables.ts). */
@@ -47,6 +49,7 @@ export function resourceNames(stage: string): ResourceNames {
     parameter: (key) => `/hermes/${stage}/${{ signingKeys: 'signing-keys' }[key]}`,
     // Where Lambda writes a function's output.
     logGroup: (h) => `/aws/lambda/${p}-${h}`,
+    accessLogGroup: `/aws/apigateway/${p}-access`,
   };
 }
 

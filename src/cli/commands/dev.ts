@@ -78,6 +78,8 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     command: hermes,
     onToken: (t) => opts.verbose && say(`demo token for ${t.userId} in room ${t.roomId}`),
   });
+  const [{ createLogWriter, handlerLogFile }, logLines] = await Promise.all([import('../../local/log-file.js'), import('../../local/handler-log-lines.js')]);
+  const writeLog = createLogWriter(handlerLogFile(stateDir));
   const stack = await startLocalStack({
     httpHandler,
     host,
@@ -89,6 +91,12 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     idleTimeoutMs,
     maxLifetimeMs,
     batchSize,
+    // Every raw handler line is kept for `hermes logs`; each queue delivery is shown.
+    onHandlerLine: (h, line) => {
+      writeLog(line);
+      const delivery = logLines.deliveryLine(h, line);
+      if (delivery && !opts.verbose) say(delivery);
+    },
     logger: {
       info: (l) => opts.verbose && say(String(l)),
       warn: (l) => say(ctx.c.yellow(String(l))),

@@ -6,6 +6,7 @@ import { register as deploy } from './deploy.js';
 import { register as destroy } from './destroy.js';
 import { register as token } from './token.js';
 import { register as secret } from './secret.js';
+import { register as logs } from './logs.js';
 import { register as publish } from './publish.js';
 import { register as listen } from './listen.js';
 import { register as completion } from './completion.js';
@@ -16,4 +17,4 @@ import { register as dlq } from './dlq.js';
 import { register as status } from './status.js';
 import { register as bench } from './bench.js';
 
-export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, secret, publish, listen, completion, status, connections, disconnect, pruneStale, dlq, bench];
+export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, secret, publish, listen, logs, completion, status, connections, disconnect, pruneStale, dlq, bench];
