@@ -5,7 +5,7 @@
  * everything gone. Skipped, with a message, where moto_server is not installed.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, appendFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable, Readable } from 'node:stream';
@@ -70,7 +70,7 @@ function context(stage: string, err: ReturnType<typeof capture>, flags: { yes?: 
 }
 
 /** Deploy in-process through the CLI's own run function, with the recorded clients. */
-async function deploy(flags: { dryRun?: boolean } = {}, opts: { stage?: string; aws?: Aws } = {}) {
+async function deploy(flags: { dryRun?: boolean; architecture?: string } = {}, opts: { stage?: string; aws?: Aws } = {}) {
   const err = capture();
   counter.reset();
   const result = await runDeploy(context(opts.stage ?? STAGE, err), { ...flags, build: false }, { aws: opts.aws ?? aws, bundleDir, wait: fast });
@@ -441,6 +441,32 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const again = await runDestroy(context(stage, capture(), { yes: true }), { aws });
     expect(again.text).toContain(`${HANDLER_NAMES.length} resources deleted`);
     expect(await logGroups()).toEqual([]);
+  });
+
+  it('settings changed in hermes.config.json are applied, and only they; --architecture x86_64 moves every function', async () => {
+    const file = path.join(stateDir, 'hermes.config.json');
+    writeFileSync(file, JSON.stringify({ stages: { [STAGE]: { functions: { connect: { memoryMb: 512 } }, logRetentionDays: 30, batchSize: 5, deadLetterRetention: '7d' } } }));
+    try {
+      const r = await deploy();
+      expect(r.mutations.sort()).toEqual(['PutRetentionPolicy', 'PutRetentionPolicy', 'PutRetentionPolicy', 'PutRetentionPolicy', 'PutRetentionPolicy', 'SetQueueAttributes', 'UpdateEventSourceMapping', 'UpdateFunctionConfiguration']);
+      expect(r.stderr).toContain(`✓ function ${names.fn('connect')} updated (memory 256 → 512)`);
+      expect(r.stderr).toContain(`✓ log group ${names.logGroup('connect')} updated (retention 14 → 30 days)`);
+      expect(r.stderr).toContain(`✓ queue ${names.dlq} updated (MessageRetentionPeriod 1209600 → 604800)`);
+      const [mapping] = (await aws.lambda.at('test')(new ListEventSourceMappingsCommand({ FunctionName: names.fn('send-message') }))).EventSourceMappings!;
+      expect(mapping.BatchSize).toBe(5);
+      expect((await deploy()).mutations).toEqual([]);
+    } finally {
+      rmSync(file);
+    }
+    expect((await deploy()).data.summary.update).toBe(HANDLER_NAMES.length + 3); // back to the defaults
+    const before = counter.requests.length;
+    const x86 = await deploy({ architecture: 'x86_64' });
+    expect(x86.mutations).toEqual(HANDLER_NAMES.map(() => 'UpdateFunctionCode'));
+    expect(x86.stderr).toContain(`✓ function ${names.fn('connect')} updated (architecture arm64 → x86_64)`);
+    const sent = counter.requests.slice(before).filter((q) => q.operation === 'UpdateFunctionCode');
+    expect(sent.map((q) => (q.input as { Architectures?: string[] }).Architectures)).toEqual(HANDLER_NAMES.map(() => ['x86_64']));
+    // moto keeps a function's first architecture (its UpdateFunctionCode ignores Architectures); AWS changes it.
+    expect((await aws.lambda.at('test')(new GetFunctionCommand({ FunctionName: names.fn('connect') }))).Configuration!.Architectures).toEqual(['arm64']);
   });
 
   it('destroy refuses without --yes when no one can confirm, and deletes nothing', async () => {

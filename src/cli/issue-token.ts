@@ -21,7 +21,9 @@ export async function issueTokenFromFlags(
   const cfg = ctx.config();
   const store = { ddb: await ctx.ddb(), table: cfg.names.tokensTable };
   try {
-    return await issueToken({ ...store, signingKey: await (await ctx.signingKeys()).current(), bcryptCost: cfg.bcryptCost.value }, input);
+    // A stage's tokenTtl setting is the default lifetime; --ttl beats it.
+    const lifetime = { ...input, ttlSeconds: input.ttlSeconds ?? cfg.settings.tokenTtlSeconds };
+    return await issueToken({ ...store, signingKey: await (await ctx.signingKeys()).current(), bcryptCost: cfg.bcryptCost.value }, lifetime);
   } catch (err) {
     throw withFlagHint(err, FLAG_HINTS);
   }

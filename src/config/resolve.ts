@@ -11,6 +11,8 @@ import { parseBcryptCost } from './parse.js';
 import { pick, readConfigFile, fileKey, type Env, type Resolved, type Source } from './sources.js';
 import { readStageRecord, stageRecordPath, type ServiceEndpoints } from './stage-record.js';
 import type { DevSettings } from './dev-settings.js';
+import { resolveStageSettings } from './stage-settings.js';
+import type { StageSettings } from '../stack/definition.js';
 
 export interface HermesConfig {
   stage: Resolved<string>;
@@ -22,6 +24,8 @@ export interface HermesConfig {
   dlqUrl: Resolved<string | undefined>;
   jwtSecret: Resolved<string | undefined>;
   bcryptCost: Resolved<number>;
+  /** The stage's settings (hermes.config.json `stages.<stage>` over the definition's defaults). */
+  settings: StageSettings;
   stateDir: Resolved<string>;
   names: ResourceNames;
   /** True when the stage is served by `hermes dev` on this machine. */
@@ -130,6 +134,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
   const costRaw = pick<string | undefined>(
     [
       ['env', 'HERMES_BCRYPT_COST', env.HERMES_BCRYPT_COST],
+      ['file', fileKey(`stages.${stage.value}.bcryptCost`), perStage.bcryptCost === undefined ? undefined : String(perStage.bcryptCost)],
       ['file', fileKey('bcryptCost'), file.bcryptCost === undefined ? undefined : String(file.bcryptCost)],
     ],
     undefined,
@@ -145,6 +150,7 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
     dlqUrl,
     jwtSecret,
     bcryptCost,
+    settings: resolveStageSettings(perStage).settings,
     stateDir,
     names: resourceNames(stage.value),
     local: record?.pid !== undefined || stage.value === DEFAULT_STAGE,
@@ -172,6 +178,12 @@ export function describeConfig(config: HermesConfig, dev?: DevSettings): Record<
   add('jwtSecret', config.jwtSecret, true);
   add('bcryptCost', config.bcryptCost);
   add('stateDir', config.stateDir);
+  const file = fileKey(`stages.${config.stage.value}`);
+  const stageSettings = resolveStageSettings(undefined).settings;
+  for (const [k, v] of Object.entries(config.settings)) {
+    const isDefault = JSON.stringify(v) === JSON.stringify(stageSettings[k as keyof StageSettings]);
+    out[`settings.${k}`] = { value: v, source: isDefault ? 'default' : 'file', ...(isDefault ? {} : { from: file }) };
+  }
   if (dev) for (const [k, v] of Object.entries(dev)) add(`dev.${k}`, v);
   return out;
 }

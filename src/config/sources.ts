@@ -6,6 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { validateConfigFile } from './stage-settings.js';
 
 export type Source = 'flag' | 'env' | 'file' | 'stack' | 'default';
 
@@ -27,7 +28,8 @@ export interface FileConfig {
   profile?: string;
   endpointUrl?: string;
   bcryptCost?: number;
-  stages?: Record<string, { region?: string; profile?: string; endpointUrl?: string }>;
+  /** Per stage: where it is, and its settings (src/config/stage-settings.ts checks every key). */
+  stages?: Record<string, { region?: string; profile?: string; endpointUrl?: string; bcryptCost?: number; [setting: string]: unknown }>;
   /** `hermes dev`'s own settings (src/config/dev-settings.ts). */
   dev?: { port?: number | string; dynamodbPort?: number | string; sqsPort?: number | string; host?: string };
 }
@@ -48,6 +50,7 @@ export function readConfigFile(cwd: string): FileConfig {
       hint: `Fix the file or remove it; hermes works without one.`,
     });
   }
+  validateConfigFile(data as Record<string, unknown>, file);
   return data as FileConfig;
 }
 

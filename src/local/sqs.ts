@@ -53,11 +53,16 @@ export interface QueueOverrides {
 }
 
 /** Create the stage's queues (CreateQueue is idempotent for equal attributes), dead-letter queue first. */
-export async function ensureQueues(sqs: SQSClient, names: ResourceNames, overrides: QueueOverrides = {}): Promise<StageQueues> {
+export async function ensureQueues(
+  sqs: SQSClient,
+  names: ResourceNames,
+  overrides: QueueOverrides = {},
+  definitions: Record<QueueKey, QueueDefinition> = QUEUES,
+): Promise<StageQueues> {
   const arns = {} as Record<QueueKey, string>;
   const urls = {} as Record<QueueKey, string>;
   for (const key of QUEUE_ORDER) {
-    const q: QueueDefinition = { ...QUEUES[key] };
+    const q: QueueDefinition = { ...definitions[key] };
     if (overrides.visibilityTimeoutSeconds !== undefined && q.visibilityTimeoutSeconds !== undefined) q.visibilityTimeoutSeconds = overrides.visibilityTimeoutSeconds;
     if (overrides.maxReceiveCount !== undefined && q.deadLetter) q.deadLetter = { ...q.deadLetter, maxReceiveCount: overrides.maxReceiveCount };
     const created = await sqs.send(new CreateQueueCommand({ QueueName: names.queueName(key), Attributes: sqsAttributes(q, (k) => arns[k]) }));

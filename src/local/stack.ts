@@ -21,7 +21,7 @@ import { startGateway, type Gateway } from './gateway.js';
 import { createDocumentClient, createSqsClient } from '../core/clients.js';
 import { nameSettings, resourceNames, type ResourceNames } from '../stack/names.js';
 import {
-  AUTHORIZER, DEFAULT_SETTINGS, EVENT_SOURCE, FUNCTIONS, HANDLER_NAMES, ROUTES, functionEnvironment, type EnvSetting, type HandlerName,
+  AUTHORIZER, DEFAULT_SETTINGS, EVENT_SOURCE, queueDefinitions, type StageSettings, HANDLER_NAMES, ROUTES, functionEnvironment, type EnvSetting, type HandlerName,
 } from '../stack/definition.js';
 import type { Env } from '../core/handler-env.js';
 import { cachedKeySource, newKeyRing, parseKeyRing, serializeKeyRing, type KeySource } from '../core/signing-keys.js';
@@ -39,6 +39,8 @@ export interface LocalStackOptions {
   /** Where dynalite keeps its data; undefined = in memory. */
   dataDir?: string;
   region?: string;
+  /** The stage's settings (hermes.config.json `stages.local`): function timeouts, queue retentions, batch and shard sizes. */
+  settings?: StageSettings;
   /** Where the local SSM parameters (the signing keys) are kept, mode 0600; undefined = in memory. */
   parameterFile?: string;
   /** How long the authorizer caches the key ring (default 60 s); tests of rotation shorten it. */
@@ -96,6 +98,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const region = opts.region ?? DEFAULT_REGION;
   const names = resourceNames(stage);
   const logger = opts.logger ?? silent;
+  const settings = opts.settings ?? DEFAULT_SETTINGS;
   const cleanups: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -128,10 +131,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       sqs.destroy();
     });
     await ensureTables(ddb, names);
-    const queues = await ensureQueues(sqs, names, {
-      visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds,
-      maxReceiveCount: opts.maxReceiveCount,
-    });
+    const queues = await ensureQueues(
+      sqs,
+      names,
+      { visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds, maxReceiveCount: opts.maxReceiveCount },
+      queueDefinitions(settings),
+    );
 
     // The gateway needs the functions and the functions need the gateway's port (for
     // @connections), so routes call through this table, filled right after the gateway starts.
@@ -170,8 +175,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       queueUrl: queues.queueUrl,
       dlqUrl: queues.dlqUrl,
       managementEndpoint: gateway.managementEndpoint,
-      fanoutConcurrency: opts.fanoutConcurrency ? String(opts.fanoutConcurrency) : undefined,
-      shardSize: opts.shardSize !== undefined ? String(opts.shardSize) : undefined,
+      fanoutConcurrency: (opts.fanoutConcurrency ?? settings.fanoutConcurrency) !== undefined ? String(opts.fanoutConcurrency ?? settings.fanoutConcurrency) : undefined,
+      shardSize: (opts.shardSize ?? settings.shardSize) !== undefined ? String(opts.shardSize ?? settings.shardSize) : undefined,
       connectGraceSeconds: opts.connectGraceSeconds !== undefined ? String(opts.connectGraceSeconds) : undefined,
     };
     const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint, AWS_ENDPOINT_URL_SSM: ssm.endpoint };
@@ -182,8 +187,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         bundleDir: opts.bundleDir,
         env: { ...runtimeEnv, ...functionEnvironment(h, values) },
         region,
-        timeoutMs: FUNCTIONS[h].timeoutSeconds * 1000,
-        memoryMb: FUNCTIONS[h].memoryMb,
+        timeoutMs: settings.functions[h].timeoutSeconds * 1000,
+        memoryMb: settings.functions[h].memoryMb,
         logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
     }
@@ -194,7 +199,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       queueArn: queues.queueArn,
       region,
       fn: functions[EVENT_SOURCE.handler],
-      batchSize: opts.batchSize ?? DEFAULT_SETTINGS.batchSize,
+      batchSize: opts.batchSize ?? settings.batchSize,
       concurrency: opts.pollers,
       reportBatchItemFailures: EVENT_SOURCE.reportBatchItemFailures,
       logger,

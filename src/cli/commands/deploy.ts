@@ -11,6 +11,7 @@ import type { WaitOptions } from '../../deploy/wait.js';
 export interface DeployFlags {
   dryRun?: boolean;
   build?: boolean;
+  architecture?: string;
 }
 
 /** What tests pass in: clients pointed at an emulator, pre-built bundles, short waits. */
@@ -46,6 +47,8 @@ export async function runDeploy(ctx: CliContext, flags: DeployFlags, deps: Deplo
   const endpoint = cfg.endpointUrl.value;
   // The first line comes before anything slow (loading the SDK, bundling, the first call).
   ctx.info(`${flags.dryRun ? 'Planning' : 'Deploying'} stage ${cfg.stage.value} in ${cfg.region.value}${endpoint ? ` (endpoint ${endpoint})` : ''}…`);
+  const { resolveStageSettings } = await import('../../config/stage-settings.js');
+  const settings = flags.architecture ? { ...cfg.settings, architecture: resolveStageSettings(undefined, { architecture: flags.architecture }).settings.architecture } : cfg.settings;
   const [{ createAws }, { deploy }, report, records] = await Promise.all([
     import('../../deploy/aws.js'),
     import('../../deploy/deploy.js'),
@@ -58,6 +61,7 @@ export async function runDeploy(ctx: CliContext, flags: DeployFlags, deps: Deplo
   try {
     const result = await deploy(aws, {
       names: cfg.names,
+      settings,
       dryRun: flags.dryRun,
       build: flags.build,
       bundleDir: deps.bundleDir,
@@ -92,6 +96,7 @@ export const register: Register = (program, action) => {
     .description('create or update a stage on AWS (tables, queues, roles, functions, WebSocket API); idempotent')
     .option('--dry-run', 'print the plan (create, update or unchanged per resource) and change nothing')
     .option('--no-build', 'upload the bundles already in dist/lambdas instead of rebuilding them')
+    .option('--architecture <arch>', 'arm64 (default: cheaper per GB-second) or x86_64; beats the stage\'s "architecture" setting')
     .addHelpText('after', '\nExample:\n  hermes deploy --stage dev --region eu-west-1 --dry-run\n')
-    .action(action(async (ctx, _args, opts) => runDeploy(ctx, { dryRun: Boolean(opts.dryRun), build: opts.build !== false })));
+    .action(action(async (ctx, _args, opts) => runDeploy(ctx, { dryRun: Boolean(opts.dryRun), build: opts.build !== false, architecture: opts.architecture as string | undefined })));
 };

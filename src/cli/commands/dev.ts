@@ -91,6 +91,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     idleTimeoutMs,
     maxLifetimeMs,
     batchSize,
+    settings: cfg.settings,
     // Every raw handler line is kept for `hermes logs`; each queue delivery is shown.
     onHandlerLine: (h, line) => {
       writeLog(line);
