@@ -469,6 +469,28 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect((await aws.lambda.at('test')(new GetFunctionCommand({ FunctionName: names.fn('connect') }))).Configuration!.Architectures).toEqual(['arm64']);
   });
 
+  it('a stage with access logging and its own throttling: the access log group is made with the retention, the stage writes to it', async () => {
+    const stage = 'itest4';
+    const file = path.join(stateDir, 'hermes.config.json');
+    writeFileSync(file, JSON.stringify({ stages: { [stage]: { accessLogging: true, logRetentionDays: 7, throttling: { burstLimit: 50, rateLimit: 20 } } } }));
+    try {
+      await deploy({}, { stage });
+      const other = resourceNames(stage);
+      const api = (await aws.apigateway.at('test')(new GetApisCommand({}))).Items!.find((a) => a.Name === other.api)!;
+      const s = await aws.apigateway.at('test')(new GetStageCommand({ ApiId: api.ApiId, StageName: stage }));
+      expect(s.DefaultRouteSettings).toMatchObject({ ThrottlingBurstLimit: 50, ThrottlingRateLimit: 20 });
+      expect(s.AccessLogSettings).toEqual({ DestinationArn: `arn:aws:logs:${REGION}:123456789012:log-group:${other.accessLogGroup}`, Format: expect.stringContaining('$context.requestId') });
+      const [group] = (await aws.logs.at('test')(new DescribeLogGroupsCommand({ logGroupNamePrefix: other.accessLogGroup }))).logGroups!;
+      expect(group).toMatchObject({ logGroupName: other.accessLogGroup, retentionInDays: 7 });
+      expect((await deploy({}, { stage })).mutations).toEqual([]);
+      const gone = await runDestroy(context(stage, capture(), { yes: true }), { aws });
+      expect(gone.text).toMatch(/resources deleted/);
+      expect((await aws.logs.at('test')(new DescribeLogGroupsCommand({ logGroupNamePrefix: other.accessLogGroup }))).logGroups).toEqual([]);
+    } finally {
+      rmSync(file);
+    }
+  });
+
   it('destroy refuses without --yes when no one can confirm, and deletes nothing', async () => {
     const r = await cli(['destroy', ...cliArgs()], { timeoutMs: 60_000 });
     expect(r.code).toBe(2);
