@@ -19,12 +19,12 @@ async function rotate(ctx: CliContext, opts: { grace?: string }): Promise<Comman
   ]);
   const grace = Math.round(parseDuration('--grace', opts.grace ?? DEFAULT_GRACE));
   const r = await rotateStageKeys(ctx.config(), ctx.credentials, grace);
-  const until = grace === 0 ? 'is retired now' : `verifies until ${r.retiring.verifiesUntil}`;
+  const until = grace === 0 ? 'is retired now: tokens it signed are refused' : `verifies until ${r.retiring.verifiesUntil}; tokens it signed are refused after that`;
   return {
     data: r,
     text: [
       `Stage ${r.stage}: new signing key ${r.current} is current (SSM parameter ${r.parameter}).`,
-      `Key ${r.retiring.kid} ${until}; tokens it signed are then refused as signed by a retired key.`,
+      `Key ${r.retiring.kid} ${until} (reason: retired key).`,
       `Running authorizers read the keys again within ${DEFAULT_KEY_CACHE_SECONDS} s; \`hermes token issue\` uses the new key at once.`,
     ].join('\n'),
   };
