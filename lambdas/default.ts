@@ -8,6 +8,10 @@ import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
 import { KEEPALIVE_ACTION, type ErrorFrame, type WebSocketEvent } from '../src/core/ws-event.js';
+import { ROUTES } from '../src/stack/definition.js';
+
+/** The actions a client may send: the routes that are not API Gateway's own `$…` ones. */
+const ACTIONS = ROUTES.map((r) => r.routeKey).filter((k) => !k.startsWith('$'));
 
 export function isKeepalive(body: string | undefined): boolean {
   try {
@@ -27,7 +31,7 @@ export function errorFrameFor(body: string | undefined): ErrorFrame {
   const action = (parsed as { action?: unknown })?.action;
   if (action === undefined) return { error: 'missing_action', message: 'The message has no "action". Send {"action":"sendMessage","data":...}.' };
   const shown = typeof action === 'string' ? action.slice(0, 64) : JSON.stringify(action).slice(0, 64);
-  return { error: 'unknown_action', message: `Unknown action "${shown}". The only action is "sendMessage".` };
+  return { error: 'unknown_action', message: `Unknown action "${shown}". The actions are ${ACTIONS.map((a) => `"${a}"`).join(', ')}.` };
 }
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {

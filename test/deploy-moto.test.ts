@@ -179,16 +179,16 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(sm.Statement.find((s: { Sid: string }) => s.Sid === 'FanOut').Resource).toEqual([`arn:aws:execute-api:${REGION}:123456789012:${apiId}/${STAGE}/POST/@connections/*`]);
   });
 
-  it('configured the five functions: runtime, handler, memory, timeout, role, environment, code, tags, invoke permission', async () => {
+  it('configured every function: runtime, handler, memory, timeout, role, environment, code, tags, invoke permission', async () => {
     const send = aws.lambda.at('test');
     const artifacts = await loadArtifacts(bundleDir);
     const apiId = (await aws.apigateway.at('test')(new GetApisCommand({}))).Items![0].ApiId!;
-    const memory = { authorizer: 1024, connect: 256, disconnect: 256, 'send-message': 512, default: 256 };
+    const memory = { authorizer: 1024, connect: 256, disconnect: 256, 'send-message': 512, resume: 256, default: 256 };
     for (const h of HANDLER_NAMES) {
       const fn = await send(new GetFunctionCommand({ FunctionName: names.fn(h) }));
       const c = fn.Configuration!;
       expect(c).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler', MemorySize: memory[h], State: 'Active' });
-      expect(c.Timeout).toBe(h === 'send-message' ? 30 : 10);
+      expect(c.Timeout).toBe(h === 'send-message' || h === 'resume' ? 30 : 10);
       expect(c.Role).toBe(`arn:aws:iam::123456789012:role/${names.role(h)}`);
       expect(c.CodeSha256).toBe(artifacts[h].sha256);
       expect(c.Environment!.Variables).toMatchObject({ HERMES_STAGE: STAGE, HERMES_CONNECTIONS_TABLE: names.connectionsTable, HERMES_TOKENS_TABLE: names.tokensTable });

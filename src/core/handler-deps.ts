@@ -10,12 +10,15 @@ import type { Context } from 'aws-lambda';
 import { createDocumentClient, createManagementClient, createSqsClient } from './clients.js';
 import { createHandlerLogger, invocationLogger, type LineLogger } from './handler-log.js';
 import type { HandlerSettings } from './handler-env.js';
+import type { HistoryDeps } from './history.js';
 
 export interface HandlerDeps {
   settings: HandlerSettings;
   /** The logger for one invocation: its lines carry the context's request id (core/handler-log.ts). */
   invocationLogger(context?: Context): Logger;
   ddb(): Promise<DynamoDBDocumentClient>;
+  /** The history table as core/history.ts uses it; undefined when the stage keeps no history. */
+  history(): Promise<HistoryDeps | undefined>;
   sqs(): Promise<SQSClient>;
   /** The management client for an endpoint; one per endpoint, cached. */
   management(endpoint: string): Promise<ApiGatewayManagementApiClient>;
@@ -37,10 +40,16 @@ function once<T>(make: () => Promise<T>): () => Promise<T> {
 export function handlerDeps(settings: HandlerSettings, overrides: HandlerOverrides = {}): HandlerDeps {
   const managementClients = new Map<string, Promise<ApiGatewayManagementApiClient>>();
   const logger = createHandlerLogger(overrides.logger);
+  const ddb = once(async () => overrides.ddb ?? createDocumentClient({ region: settings.region, endpoint: settings.dynamodbEndpoint }));
   return {
     settings,
     invocationLogger: (context) => invocationLogger(logger, context),
-    ddb: once(async () => overrides.ddb ?? createDocumentClient({ region: settings.region, endpoint: settings.dynamodbEndpoint })),
+    ddb,
+    history: once(async () =>
+      settings.historyRetentionSeconds > 0
+        ? { ddb: await ddb(), table: settings.historyTable, retentionSeconds: settings.historyRetentionSeconds, maxPerStream: settings.historyMaxPerStream }
+        : undefined,
+    ),
     sqs: once(async () => overrides.sqs ?? createSqsClient({ region: settings.region, endpoint: settings.sqsEndpoint })),
     management(endpoint) {
       let c = managementClients.get(endpoint);

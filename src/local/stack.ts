@@ -48,6 +48,10 @@ export interface LocalStackOptions {
   shardSize?: number;
   /** Fan-out keeps 410-answering rows younger than this (default 60 s); tests of pruning set 0. */
   connectGraceSeconds?: number;
+  /** How long messages are kept for replay (default 24 h); 0 keeps no history. */
+  historyRetentionSeconds?: number;
+  /** Messages kept per room or user (default 10,000); 0 = no cap. */
+  historyMaxPerStream?: number;
   /** Logs of the handlers and of the gateway. */
   logger?: LineLogger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
@@ -155,6 +159,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       fanoutConcurrency: opts.fanoutConcurrency ? String(opts.fanoutConcurrency) : undefined,
       shardSize: opts.shardSize !== undefined ? String(opts.shardSize) : undefined,
       connectGraceSeconds: opts.connectGraceSeconds !== undefined ? String(opts.connectGraceSeconds) : undefined,
+      historyRetentionSeconds: opts.historyRetentionSeconds !== undefined ? String(opts.historyRetentionSeconds) : undefined,
+      historyMaxPerStream: opts.historyMaxPerStream !== undefined ? String(opts.historyMaxPerStream) : undefined,
     };
     const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
     for (const h of HANDLER_NAMES) {
