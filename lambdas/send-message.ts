@@ -6,6 +6,8 @@
  *   without a DLQ configured, is failed until the queue's redrive moves it there).
  * - The WebSocket `sendMessage` route: the room and the user come from the authorizer context,
  *   never from the message body.
+ * A queue message goes to a room, or to every connection of one user (`to_user_id`). When the
+ * stage keeps history, each message is numbered in its stream and kept (src/core/sequencer.ts).
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -16,6 +18,7 @@ import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
 import { parseQueueMessage, type QueueMessage } from '../src/core/envelope.js';
 import { deliverMessage, type DeliverResult } from '../src/core/deliver.js';
+import { createSequencer, type Sequencer } from '../src/core/sequencer.js';
 import { HermesError, LimitError, MalformedMessageError } from '../src/core/errors.js';
 import type { ErrorFrame, WebSocketEvent } from '../src/core/ws-event.js';
 import { randomUUID } from 'node:crypto';
@@ -23,9 +26,21 @@ import { randomUUID } from 'node:crypto';
 /** Message attributes written on a dead letter that hermes itself moved there (core/dead-letter.ts). */
 export const DEAD_LETTER_ATTRIBUTES = { error: HERMES_ERROR_ATTRIBUTE, sourceMessageId: HERMES_SOURCE_ID_ATTRIBUTE } as const;
 
-async function deliveryDeps(deps: HandlerDeps, endpoint: string, log: Logger) {
+/**
+ * One per handler instance, not per invocation: frames of a stream that arrive together (a
+ * batch, or invocations the local stack runs at once) are numbered together.
+ */
+type SequencerOf = () => Promise<Sequencer | undefined>;
+
+function sequencerOf(deps: HandlerDeps): SequencerOf {
+  let sequencer: Promise<Sequencer | undefined> | undefined;
+  return () => (sequencer ??= deps.history().then((h) => (h ? createSequencer(h, { logger: deps.invocationLogger() }) : undefined)));
+}
+
+async function deliveryDeps(deps: HandlerDeps, endpoint: string, log: Logger, sequencer: SequencerOf) {
   const s = deps.settings;
   return {
+    sequencer: await sequencer(),
     ddb: await deps.ddb(),
     table: s.connectionsTable,
     management: await deps.management(endpoint),
@@ -53,7 +68,7 @@ async function deadLetter(deps: HandlerDeps, log: Logger, record: SQSRecord, err
 }
 
 /** One queue record; a throw fails just this record (it is returned in batchItemFailures). */
-async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord): Promise<void> {
+async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord, sequencer: SequencerOf): Promise<void> {
   const endpoint = deps.settings.managementEndpoint;
   let msg: QueueMessage;
   let result: DeliverResult;
@@ -62,14 +77,16 @@ async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord):
     if (!endpoint) throw new Error('HERMES_MANAGEMENT_ENDPOINT is not set: the queue trigger cannot reach @connections.');
     // A message without an id keeps the SQS message id across redeliveries, so clients can
     // drop the duplicates that at-least-once delivery brings.
-    result = await deliverMessage(await deliveryDeps(deps, endpoint, log), msg, msg.id ?? record.messageId);
+    result = await deliverMessage(await deliveryDeps(deps, endpoint, log, sequencer), msg, msg.id ?? record.messageId);
   } catch (err) {
     if (err instanceof MalformedMessageError || err instanceof LimitError) return deadLetter(deps, log, record, err);
     log.error('delivery failed', { messageId: record.messageId, error: (err as Error).message });
     throw err;
   }
   log[result.failed ? 'warn' : 'info']('delivered', {
-    messageId: record.messageId, room: msg.room_id, delivered: result.delivered, pruned: result.pruned, failed: result.failed, shards: result.shards,
+    messageId: record.messageId, ...(msg.to_user_id !== undefined ? { toUser: msg.to_user_id } : { room: msg.room_id }),
+    ...(result.seq !== undefined ? { seq: result.seq, redelivery: !result.fresh } : {}),
+    delivered: result.delivered, pruned: result.pruned, failed: result.failed, shards: result.shards,
     ...(result.failed ? { firstFailure: result.failures[0] } : {}),
   });
   // The whole record is retried: connections that got the frame get it again, with the same id, which clients drop.
@@ -82,9 +99,9 @@ async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord):
  * every record failed the response lists them all (Lambda retries just those, i.e. all)
  * instead of Powertools' default of throwing.
  */
-function handleQueue(deps: HandlerDeps, event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
+function handleQueue(deps: HandlerDeps, sequencer: SequencerOf, event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   const log = deps.invocationLogger(context);
-  return processPartialResponse(event, (record: SQSRecord) => deliverRecord(deps, log, record), new BatchProcessor(EventType.SQS), {
+  return processPartialResponse(event, (record: SQSRecord) => deliverRecord(deps, log, record, sequencer), new BatchProcessor(EventType.SQS), {
     context,
     throwOnFullBatchFailure: false,
   });
@@ -97,7 +114,7 @@ async function sendError(deps: HandlerDeps, event: WebSocketEvent, frame: ErrorF
     .catch(() => undefined); // the sender may be gone already; nothing else to tell
 }
 
-async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> {
+async function handleRoute(deps: HandlerDeps, sequencer: SequencerOf, event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> {
   const ctx = event.requestContext;
   const roomId = ctx.authorizer?.room_id;
   const userId = ctx.authorizer?.user_id;
@@ -116,11 +133,11 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: C
   try {
     const log = deps.invocationLogger(context);
     const result = await deliverMessage(
-      await deliveryDeps(deps, managementEndpointFor(deps.settings, ctx), log),
+      await deliveryDeps(deps, managementEndpointFor(deps.settings, ctx), log, sequencer),
       { room_id: roomId, user_id: userId, data: body.data },
       randomUUID(),
     );
-    log.info('broadcast', { room: roomId, connectionId: ctx.connectionId, delivered: result.delivered, pruned: result.pruned, failed: result.failed });
+    log.info('broadcast', { room: roomId, connectionId: ctx.connectionId, seq: result.seq, delivered: result.delivered, pruned: result.pruned, failed: result.failed });
     return { statusCode: 200, body: 'OK' };
   } catch (err) {
     if (err instanceof HermesError) {
@@ -133,9 +150,10 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: C
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   const deps = handlerDeps(handlerSettings(env), overrides);
+  const sequencer = sequencerOf(deps);
   return async (event: SQSEvent | WebSocketEvent, context?: Context): Promise<SQSBatchResponse | APIGatewayProxyResult> => {
-    if ('Records' in event) return handleQueue(deps, event, context);
-    return handleRoute(deps, event, context);
+    if ('Records' in event) return handleQueue(deps, sequencer, event, context);
+    return handleRoute(deps, sequencer, event, context);
   };
 }
 

@@ -73,9 +73,11 @@ describe('large rooms', () => {
     // Assess: shards of 3, 3, 1; the first three posted here, two shards on the queue.
     expect(res).toMatchObject({ delivered: 3, failed: 0, shards: 2, frameId: 'frame-1' });
     expect(f.enqueued.map((m) => m.shard)).toEqual([
-      { connection_ids: expect.any(Array), index: 1, of: 3 },
-      { connection_ids: expect.any(Array), index: 2, of: 3 },
+      { connection_ids: expect.any(Array), index: 1, of: 3, sent_at: expect.any(String) },
+      { connection_ids: expect.any(Array), index: 2, of: 3, sent_at: expect.any(String) },
     ]);
+    // Every shard posts the frame the first one did: the same sent_at.
+    expect(new Set(f.enqueued.map((m) => m.shard!.sent_at)).size).toBe(1);
     expect(f.enqueued.every((m) => m.id === 'frame-1' && m.room_id === 'big')).toBe(true);
     const everyone = [...f.posted, ...f.enqueued.flatMap((m) => m.shard!.connection_ids)].sort();
     expect(everyone).toEqual([...ids].sort());

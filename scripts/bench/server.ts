@@ -97,7 +97,7 @@ async function broadcast(messages: QueueMessage[]): Promise<void> {
   for (const m of messages) {
     // Serialised once per message, as hermes does, then written to each socket of the room.
     const payload = encodeFrame(buildFrame({ ...m }));
-    for (const ws of bare?.rooms.get(m.room_id) ?? []) ws.send(payload, { binary: false });
+    for (const ws of bare?.rooms.get(m.room_id!) ?? []) ws.send(payload, { binary: false });
     await new Promise((r) => setImmediate(r)); // let the sockets flush between messages
   }
 }
@@ -150,7 +150,7 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
   async post(req) {
     const l = loop!;
     for (const m of req.messages as QueueMessage[]) {
-      l.queue.push({ payload: encodeFrame(buildFrame({ ...m })), ids: await roomConnections(m.room_id), at: 0 });
+      l.queue.push({ payload: encodeFrame(buildFrame({ ...m })), ids: await roomConnections(m.room_id!), at: 0 });
     }
     while (l.workers < l.concurrency && l.queue.length) void postWorker(l);
     return { failed: [] };

@@ -1,6 +1,6 @@
 /**
  * The connections table: one row per live WebSocket connection, keyed by connection_id, with
- * GSIs on room_id (fan-out) and user_id (per-user operations). Fan-out reads a room through a
+ * GSIs on room_id (fan-out) and user_id (messages to one user, per-user operations). Fan-out reads a room through a
  * Query on the room index (every page, through the SDK's paginator); it never Scans.
  */
 import { DeleteCommand, GetCommand, PutCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
@@ -97,8 +97,24 @@ export const roomConnectionIdsQuery = (table: string, roomId: string): QueryComm
 });
 
 export async function listRoomConnectionIds(deps: ConnectionStoreDeps, roomId: string): Promise<string[]> {
+  return connectionIds(deps, roomConnectionIdsQuery(deps.table, roomId));
+}
+
+const byUser = (table: string, userId: string): QueryCommandInput => ({
+  TableName: table,
+  IndexName: USER_INDEX,
+  KeyConditionExpression: 'user_id = :u',
+  ExpressionAttributeValues: { ':u': userId },
+});
+
+/** A message to one user reaches each of the user's connections, in any room, from the user index. */
+export async function listUserConnectionIds(deps: ConnectionStoreDeps, userId: string): Promise<string[]> {
+  return connectionIds(deps, { ...byUser(deps.table, userId), ProjectionExpression: 'connection_id' });
+}
+
+async function connectionIds(deps: ConnectionStoreDeps, query: QueryCommandInput): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of paginateQuery({ client: deps.ddb }, roomConnectionIdsQuery(deps.table, roomId))) {
+  for await (const page of paginateQuery({ client: deps.ddb }, query)) {
     for (const item of page.Items ?? []) ids.push(item.connection_id as string);
   }
   return ids;
@@ -123,14 +139,7 @@ export async function listConnections(
     rows = await collect(paginateQuery(paging, byRoom(deps.table, filter.roomId)));
     if (filter.userId !== undefined) rows = rows.filter((r) => r.user_id === filter.userId);
   } else if (filter.userId !== undefined) {
-    rows = await collect(
-      paginateQuery(paging, {
-        TableName: deps.table,
-        IndexName: USER_INDEX,
-        KeyConditionExpression: 'user_id = :u',
-        ExpressionAttributeValues: { ':u': filter.userId },
-      }),
-    );
+    rows = await collect(paginateQuery(paging, byUser(deps.table, filter.userId)));
   } else {
     rows = await collect(paginateScan(paging, { TableName: deps.table }));
   }

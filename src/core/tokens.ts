@@ -10,7 +10,7 @@ import bcrypt from 'bcryptjs';
 import { DeleteCommand, GetCommand, PutCommand, BatchWriteCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { InvalidInputError, TokenRefusedError } from './errors.js';
-import { roomProblem } from './envelope.js';
+import { roomProblem, userProblem } from './envelope.js';
 import { DEFAULT_BCRYPT_COST } from './defaults.js';
 
 export const TOKEN_ALGORITHM = 'HS512';
@@ -61,11 +61,8 @@ export function generateJwtSecret(): string {
   return randomBytes(64).toString('base64url');
 }
 
-export function userProblem(user: unknown): string | undefined {
-  if (typeof user !== 'string' || user.length === 0) return 'must be a non-empty string';
-  if (user.length > 256) return 'must be at most 256 characters';
-  return undefined;
-}
+// The user id rule lives with the envelope, which also checks a message's recipient.
+export { userProblem } from './envelope.js';
 
 export async function issueToken(
   deps: TokenStoreDeps & { secret: string; bcryptCost?: number; now?: () => number },
