@@ -283,6 +283,38 @@ export async function readRecent(
   return { head, messages: out };
 }
 
+/**
+ * The `since` that replays what a stream got from `sinceMs` on: the seq before its oldest kept
+ * message sent at or after then (the head when there is none). Reads keys and times only.
+ */
+export async function seqBefore(deps: HistoryDeps, stream: StreamRef, sinceMs: number): Promise<number> {
+  const head = await readHead(deps, stream);
+  const floor = oldestKept(deps, head);
+  let since = head;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const res = await deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.table,
+        KeyConditionExpression: 'stream_id = :s AND seq BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':s': streamKey(stream), ':from': floor, ':to': Math.max(floor, head) },
+        ProjectionExpression: 'seq, sent_ms, #ttl',
+        ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+        ScanIndexForward: false,
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of res.Items ?? []) {
+      if (expired(deps, item[TTL_ATTRIBUTE] as number)) continue;
+      if ((item.sent_ms as number) < sinceMs) return since;
+      since = (item.seq as number) - 1;
+    }
+    startKey = res.LastEvaluatedKey;
+  } while (startKey);
+  return since;
+}
+
 /** The frame of a stored message, as a resume sends it again: the same JSON with `"replay": true`. */
 export function replayPayload(payload: string): string {
   return `${payload.slice(0, payload.lastIndexOf('}'))},"replay":true}`;

@@ -52,6 +52,8 @@ export interface LocalStackOptions {
   historyRetentionSeconds?: number;
   /** Messages kept per room or user (default 10,000); 0 = no cap. */
   historyMaxPerStream?: number;
+  /** The stage's tunable settings as `hermes dev` resolved them (src/config/resolve.ts stageTunables); the options above win. */
+  tunables?: Partial<Record<EnvSetting, string>>;
   /** Logs of the handlers and of the gateway. */
   logger?: LineLogger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
@@ -162,6 +164,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       historyRetentionSeconds: opts.historyRetentionSeconds !== undefined ? String(opts.historyRetentionSeconds) : undefined,
       historyMaxPerStream: opts.historyMaxPerStream !== undefined ? String(opts.historyMaxPerStream) : undefined,
     };
+    for (const [k, v] of Object.entries(opts.tunables ?? {}) as Array<[EnvSetting, string]>) values[k] ??= v;
     const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
     for (const h of HANDLER_NAMES) {
       const readable = (line: unknown) => readableHandlerLine(h, String(line));
