@@ -197,6 +197,28 @@ describe.skipIf(!hasChromium)('demo page in chromium', () => {
     await shot(page, 'gateway-restarted');
   });
 
+  it('shows what was published while the gateway was down, marked as replayed, once', async () => {
+    const context = await newContext();
+    const roomId = room('replay');
+    const page = await openPage(context, 'alice', roomId);
+    await hermesPublish(roomId, 'info', 'Before the outage');
+    await toast(page, 'info', 'Before the outage').waitFor(WAIT);
+
+    await stack.restartGateway({
+      whileDown: async () => {
+        await page.locator('#state[data-state="reconnecting"]').waitFor(WAIT);
+        await hermesPublish(roomId, 'warning', 'Missed while away');
+      },
+    });
+    const missed = toast(page, 'warning', 'Missed while away');
+    await missed.waitFor(WAIT);
+    expect(await missed.getAttribute('data-replayed')).toBe('true');
+    expect(await missed.locator('.toast-replayed').textContent()).toContain('replayed');
+    expect(await toast(page, 'info', 'Before the outage').getAttribute('data-replayed')).toBeNull();
+    expect(await received(page)).toEqual(['Before the outage', 'Missed while away']);
+    await shot(page, 'replayed');
+  });
+
   it('a revoked token makes the page fetch a new one, reconnect and receive again', async () => {
     const context = await newContext();
     const roomId = room('revoke');
