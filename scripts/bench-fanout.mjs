@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The fan-out benchmark: hermes end to end against a bare PostToConnection loop and a bare ws
 // broadcast, read capacity of the room index against a Scan, latency and sustained-rate runs,
-// and the effect of shards on a large room. See docs/bench.md for how to read it.
+// the effect of shards on a large room, and what history costs with a fault run (gateway
+// restarted twice mid-stream, nothing lost or duplicated). See docs/bench.md for how to read it.
 //
 //   node scripts/bench-fanout.mjs [--quick] [--only throughput,rcu,...] [--repeat 3]
 //        [--profile] [--fanout-concurrency N] [--pollers N] [--json results.json] [--out results.txt]
@@ -35,7 +36,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(
-    'usage: node scripts/bench-fanout.mjs [--quick] [--only rcu,throughput,latency,sustained,shards,tune] [--repeat N]\n' +
+    'usage: node scripts/bench-fanout.mjs [--quick] [--only rcu,throughput,latency,sustained,shards,history,tune] [--repeat N]\n' +
       '       [--profile] [--fanout-concurrency N] [--pollers N] [--json FILE] [--out FILE]\n',
   );
   process.exit(0);

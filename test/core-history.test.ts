@@ -20,7 +20,7 @@ const frame = (id: string, room = 'r') => buildFrame({ id, room_id: room, user_i
 /** Every item of a stream but the high-water mark, oldest first. */
 async function items(stream: StreamRef) {
   const res = await db.ddb.send(
-    new QueryCommand({ TableName: names.historyTable, KeyConditionExpression: 'stream_id = :s AND seq > :h', ExpressionAttributeValues: { ':s': streamKey(stream), ':h': HEAD_SEQ }, ConsistentRead: true }),
+    new QueryCommand({ TableName: names.historyTable, KeyConditionExpression: 'stream_id = :s AND seq < :h', ExpressionAttributeValues: { ':s': streamKey(stream), ':h': HEAD_SEQ }, ConsistentRead: true }),
   );
   return (res.Items ?? []).map((i) => ({ seq: i.seq as number, id: i.frame_id as string }));
 }

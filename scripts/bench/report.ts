@@ -48,7 +48,7 @@ function latencyRows(ms: Measured[]): Array<Array<string | number>> {
   ];
 }
 
-function formatProfiles(ms: Measured[]): string[] {
+export function formatProfiles(ms: Measured[]): string[] {
   const withProfile = ms.filter((m) => m.profile);
   if (!withProfile.length) return [];
   const names = [...new Set(withProfile.flatMap((m) => m.profile!.components.map((c) => c.component)))];

@@ -7,6 +7,7 @@ import { fmt } from '../../src/bench/format.js';
 import { measureRcu } from './rcu.js';
 import type { BenchSession, Measured } from './session.js';
 import { formatRcu, formatShards, formatSingle, formatThroughput, formatTune, type ShardRow, type TuneRow } from './report.js';
+import { history } from './history.js';
 
 export interface ScenarioResult {
   result: unknown;
@@ -157,6 +158,6 @@ async function tune(b: BenchSession): Promise<ScenarioResult> {
 }
 
 /** In the order a full run takes them; `tune` runs only when asked for. */
-export const SCENARIO_RUNS = { rcu, throughput, latency, sustained, shards, tune } satisfies Record<string, (b: BenchSession) => Promise<ScenarioResult>>;
+export const SCENARIO_RUNS = { rcu, throughput, latency, sustained, shards, history, tune } satisfies Record<string, (b: BenchSession) => Promise<ScenarioResult>>;
 export type Scenario = keyof typeof SCENARIO_RUNS;
 export const SCENARIOS = Object.keys(SCENARIO_RUNS) as Scenario[];

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PostToConnectionCommand, ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalStack, type LocalStack } from '../../src/local/stack.js';
 import { createManagementClient, LOCAL_CREDENTIALS } from '../../src/core/clients.js';
 import { listConnections, listRoomConnectionIds } from '../../src/core/connections.js';
@@ -207,6 +208,18 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
   },
   async pollerStats() {
     return stack?.poller.stats() ?? null;
+  },
+  /** The fault scenario: every socket gets 1001, the gateway stays down `downMs`, then comes back on the same port. */
+  async restartGateway(req) {
+    await stack!.restartGateway({ whileDown: () => new Promise((r) => setTimeout(r, Number(req.downMs ?? 1000))) });
+    return null;
+  },
+  /** Messages still on the queue, visible or in flight (a record being retried is in flight). */
+  async queueCounts() {
+    const res = await stack!.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: stack!.queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    return { visible: Number(res.Attributes?.ApproximateNumberOfMessages ?? 0), inFlight: Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) };
   },
   async exit() {
     setImmediate(() => process.exit(0));

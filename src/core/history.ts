@@ -6,7 +6,7 @@
  * sequence numbers".
  *
  *   {stream_id: "room:demo", seq: 42, frame_id: "job-42", frame: "<the frame's JSON>", sent_ms, expires_at}
- *   {stream_id: "room:demo", seq: 0, last: 42}          the high-water mark (HEAD_SEQ), no TTL
+ *   {stream_id: "room:demo", seq: 9007199254740991, last: 42}   the high-water mark (HEAD_SEQ), no TTL
  */
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -24,8 +24,11 @@ export interface StreamRef {
 /** The partition key of a stream: `room:<room id>` or `user:<user id>`. */
 export const streamKey = (s: StreamRef): string => `${s.kind}:${s.id}`;
 
-/** Where a stream's high-water mark lives; messages are numbered from 1. */
-export const HEAD_SEQ = 0;
+/**
+ * Where a stream's high-water mark lives: above every message (numbered from 1), so that one
+ * Query, newest first, reads the mark and the newest message together.
+ */
+export const HEAD_SEQ = Number.MAX_SAFE_INTEGER;
 
 export interface HistoryDeps {
   ddb: DynamoDBDocumentClient;
@@ -65,26 +68,25 @@ function toStored(item: Record<string, unknown>): StoredMessage {
 
 /**
  * The highest number the stream has given: the larger of its high-water mark and its newest
- * item, both read consistently. The newest item covers a writer that stopped between its put
+ * item, both read consistently, in one request. The newest item covers a writer that stopped between its put
  * and raising the mark; the mark covers items TTL or the cap have deleted.
  */
 export async function readHead(deps: HistoryDeps, stream: StreamRef): Promise<number> {
-  const key = streamKey(stream);
-  const [mark, newest] = await Promise.all([
-    deps.ddb.send(new GetCommand({ TableName: deps.table, Key: { stream_id: key, seq: HEAD_SEQ }, ConsistentRead: true })),
-    deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        KeyConditionExpression: 'stream_id = :s AND seq > :head',
-        ExpressionAttributeValues: { ':s': key, ':head': HEAD_SEQ },
-        ScanIndexForward: false,
-        Limit: 1,
-        ConsistentRead: true,
-        ProjectionExpression: 'seq',
-      }),
-    ),
-  ]);
-  return Math.max((mark.Item?.last as number | undefined) ?? 0, (newest.Items?.[0]?.seq as number | undefined) ?? 0);
+  const res = await deps.ddb.send(
+    new QueryCommand({
+      TableName: deps.table,
+      KeyConditionExpression: 'stream_id = :s',
+      ExpressionAttributeValues: { ':s': streamKey(stream) },
+      ExpressionAttributeNames: { '#last': 'last' },
+      ProjectionExpression: 'seq, #last',
+      ScanIndexForward: false,
+      Limit: 2,
+      ConsistentRead: true,
+    }),
+  );
+  let head = 0;
+  for (const item of res.Items ?? []) head = Math.max(head, item.seq === HEAD_SEQ ? ((item.last as number | undefined) ?? 0) : (item.seq as number));
+  return head;
 }
 
 /** The number a frame id already has in the stream, read consistently from the frame index. */
@@ -95,6 +97,7 @@ export async function findFrameSeq(deps: HistoryDeps, stream: StreamRef, frameId
       IndexName: FRAME_INDEX,
       KeyConditionExpression: 'stream_id = :s AND frame_id = :f',
       ExpressionAttributeValues: { ':s': streamKey(stream), ':f': frameId },
+      ProjectionExpression: 'seq',
       ConsistentRead: true,
     }),
   );
