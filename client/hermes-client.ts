@@ -304,7 +304,7 @@ class Client implements HermesClient {
           {
             deliver: (frame) => this.deliver(frame),
             duplicate: (frame) => this.emit('duplicate', frame),
-            fetch: (since) => this.sendResume({ [name]: since }),
+            fetch: (since, until) => this.sendResume({ [name]: since }, until === undefined ? undefined : { [name]: until }),
             gap: (range) => this.emit('gap', { stream: name, ...range }),
             reset: ({ since, head }) =>
               this.emit('error', {
@@ -573,10 +573,10 @@ class Client implements HermesClient {
     this.deliver(frame);
   }
 
-  private sendResume(since: ResumeRequest['since']): void {
+  private sendResume(since: ResumeRequest['since'], until?: ResumeRequest['until']): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== OPEN) return; // the next open resumes anyway
-    ws.send(JSON.stringify({ action: RESUME_ACTION, since } satisfies ResumeRequest));
+    ws.send(JSON.stringify({ action: RESUME_ACTION, since, ...(until ? { until } : {}) } satisfies ResumeRequest));
     this.lastActivity = Date.now();
   }
 

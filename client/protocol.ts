@@ -42,12 +42,14 @@ export function streamOf(frame: Pick<Frame, 'to_user_id'>): StreamName {
 
 /**
  * Ask for what a stream had after `since` (the last `seq` seen; null: nothing seen yet, just
- * say where the stream is). Room and user are the connection's own, from its token.
+ * say where the stream is), up to `until` when only a hole is wanted. Room and user are the
+ * connection's own, from its token.
  */
 export const RESUME_ACTION = 'resume';
 export interface ResumeRequest {
   action: typeof RESUME_ACTION;
   since: Partial<Record<StreamName, number | null>>;
+  until?: Partial<Record<StreamName, number>>;
 }
 
 /** Numbers a stream no longer has: expired (older than the retention) or beyond the cap. */

@@ -12,8 +12,8 @@ export interface StreamOrderHooks {
   deliver(frame: Frame): void;
   /** A frame already delivered (by seq). */
   duplicate(frame: Frame): void;
-  /** Ask the server for what the stream had after `since`. */
-  fetch(since: number): void;
+  /** Ask the server for what the stream had after `since` (up to `until`, for a hole). */
+  fetch(since: number, until?: number): void;
   /** Messages from..to are gone for good (older than the retention, or beyond the cap). */
   gap(range: LostRange): void;
   /** The server's stream is behind what this client saw (its history was wiped): start again at `head`. */
@@ -97,10 +97,7 @@ export class StreamOrder {
     this.known = Math.max(this.known, r.head);
     this.lost.push(...r.lost);
     this.drain();
-    if (r.more && !this.waiting) {
-      this.expectAnswer();
-      this.hooks.fetch(this.last!);
-    }
+    if (r.more && !this.waiting) this.fetchHole();
     this.schedule();
   }
 
@@ -176,9 +173,15 @@ export class StreamOrder {
     this.gapTimer = setTimeout(() => {
       this.gapTimer = undefined;
       if (this.waiting || this.last === undefined || this.known <= this.last) return;
-      this.expectAnswer();
-      this.hooks.fetch(this.last);
+      this.fetchHole();
     }, this.opts.gapWaitMs);
+  }
+
+  /** Ask for what follows the last seq delivered: only up to the first one held, which need not come again. */
+  private fetchHole(): void {
+    this.expectAnswer();
+    const held = [...this.held.keys()];
+    this.hooks.fetch(this.last!, held.length ? Math.min(...held) - 1 : undefined);
   }
 
   private expectAnswer(): void {

@@ -24,15 +24,16 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
     if (!roomId || !userId) return { statusCode: 403, body: 'Forbidden' };
     const management = await deps.management(managementEndpointFor(deps.settings, ctx));
     const log = deps.invocationLogger(context);
-    const since = parseResume(event.body);
-    if ('error' in since) {
+    const request = parseResume(event.body);
+    if ('error' in request) {
       await management
-        .send(new PostToConnectionCommand({ ConnectionId: ctx.connectionId, Data: Buffer.from(JSON.stringify(since)) }))
+        .send(new PostToConnectionCommand({ ConnectionId: ctx.connectionId, Data: Buffer.from(JSON.stringify(request)) }))
         .catch(() => undefined); // the sender may be gone already
-      return { statusCode: 400, body: since.error };
+      return { statusCode: 400, body: request.error };
     }
+    const { since, until } = request;
     const own: Record<StreamName, StreamRef> = { room: { kind: 'room', id: roomId }, user: { kind: 'user', id: userId } };
-    const asked = (Object.keys(since) as StreamName[]).map((name) => ({ name, ref: own[name], since: since[name] as number | null }));
+    const asked = (Object.keys(since) as StreamName[]).map((name) => ({ name, ref: own[name], since: since[name] as number | null, until: until?.[name] }));
     const result = await replay(
       {
         history: await deps.history(),

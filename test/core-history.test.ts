@@ -120,6 +120,9 @@ describe('sequence numbers', () => {
     const rest = await readAfter(h, stream, 8, 3);
     expect(rest).toMatchObject({ head: 10, lost: [], through: 10, more: false });
     expect(rest.messages.map((m) => m.seq)).toEqual([9, 10]);
+    // A hole only: up to `until`; what is gone inside it is lost.
+    expect(await readAfter(h, stream, 3, 10, 7)).toMatchObject({ head: 10, lost: [{ from: 4, to: 5 }], through: 7, more: false });
+    expect((await readAfter(h, stream, 3, 10, 7)).messages.map((m) => m.seq)).toEqual([6, 7]);
     // Nothing after the head; a client ahead of the head (history wiped) sees the head.
     expect(await readAfter(h, stream, 10, 3)).toMatchObject({ messages: [], lost: [], through: 10, more: false });
     expect(await readAfter(h, stream, 50, 3)).toMatchObject({ head: 10, messages: [], lost: [] });

@@ -52,6 +52,13 @@ interface Listener {
   droppedCopies: number;
   gaps: number;
   reconnects: number;
+  /** Disconnected since the last restart, not open again yet. */
+  down: boolean;
+}
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** (b) 50 client-library listeners, 1,000 messages, two gateway restarts while publishing. */
@@ -69,7 +76,7 @@ async function fault(b: BenchSession) {
     const token = url.searchParams.get('token')!;
     url.searchParams.delete('token');
     const client = connect({ url: url.toString(), token, WebSocket });
-    const l: Listener = { client, got: new Uint16Array(s.messages), lastSeq: 0, outOfOrder: 0, replayed: 0, droppedCopies: 0, gaps: 0, reconnects: 0 };
+    const l: Listener = { client, got: new Uint16Array(s.messages), lastSeq: 0, outOfOrder: 0, replayed: 0, droppedCopies: 0, gaps: 0, reconnects: 0, down: false };
     client.on('frame', (f: Frame) => {
       const d = f.data as { run?: string; i?: number } | null;
       if (d?.run !== run || typeof d.i !== 'number') return;
@@ -81,6 +88,8 @@ async function fault(b: BenchSession) {
     client.on('duplicate', () => l.droppedCopies++);
     client.on('gap', () => l.gaps++);
     client.on('open', ({ reconnect }) => reconnect && l.reconnects++);
+    client.on('close', () => (l.down = true));
+    client.on('open', () => (l.down = false));
     listeners.push(l);
   }
   await Promise.all(listeners.map((l) => l.client.opened()));
@@ -100,15 +109,28 @@ async function fault(b: BenchSession) {
     if (res.failed.length) throw new Error(`${res.failed.length} messages were not accepted by the queue`);
     if (restartsAt.some((at) => at >= i && at < i + 10)) {
       const t0 = Date.now();
-      // In the background: publishing goes on while the gateway is down.
-      restarting = restarting.then(() => b.child.call('restartGateway', { downMs: s.downMs }).then(() => restarts.push({ afterMessage: i + batch.length, ms: Date.now() - t0 })));
+      // In the background: publishing goes on while the gateway is down. A second restart waits
+      // until every listener is back from the first, so each is a separate outage for each.
+      const after = i + batch.length;
+      restarting = restarting
+        .then(() => waitUntil(() => listeners.every((l) => !l.down), 60_000))
+        .then(() => b.child.call('restartGateway', { downMs: s.downMs }))
+        .then(() => restarts.push({ afterMessage: after, ms: Date.now() - t0 }));
     }
   }
   const published = Date.now();
   await restarting;
   const complete = () => listeners.every((l) => l.got.every((n) => n >= 1));
+  let said = Date.now();
   const deadline = Date.now() + 120_000;
-  while (!complete() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  while (!complete() && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (Date.now() - said > 5000) {
+      said = Date.now();
+      const got = listeners.reduce((n, l) => n + l.got.filter((c) => c > 0).length, 0);
+      b.log(`    ${fmt(got)}/${fmt(s.listeners * s.messages)} delivered, ${listeners.filter((l) => l.down).length} listeners reconnecting`);
+    }
+  }
   const completeMs = Date.now() - started;
   // Then until the queue is empty: retried records post copies, which must not reach the application.
   const drainDeadline = Date.now() + 60_000;

@@ -185,37 +185,39 @@ export interface HistoryPage {
   messages: StoredMessage[];
   /** Numbers in (since, through] that are gone: expired or beyond the cap. */
   lost: Array<{ from: number; to: number }>;
-  /** The last number this page covers (`head`, unless `more`). */
+  /** The last number this page covers (`head`, or `until`, unless `more`). */
   through: number;
   /** True when the stream has messages after `through` up to `head` that did not fit. */
   more: boolean;
 }
 
 /**
- * A stream's messages after `since` (exclusive), up to the head as read first. Every number up
+ * A stream's messages after `since` (exclusive), up to the head as read first (or `until`). Every number up
  * to that head was written before the head was read (numbers are taken in order, each after the
  * previous one's put), so a consistent read that does not find one proves it is gone.
  */
-export async function readAfter(deps: HistoryDeps, stream: StreamRef, since: number, limit: number): Promise<HistoryPage> {
+export async function readAfter(deps: HistoryDeps, stream: StreamRef, since: number, limit: number, until?: number): Promise<HistoryPage> {
   const head = await readHead(deps, stream);
+  // Only up to `until` when the reader asks for a hole, not everything after it.
+  const end = until === undefined ? head : Math.min(head, until);
   const messages: StoredMessage[] = [];
   const lost: HistoryPage['lost'] = [];
   let expected = since + 1;
   const floor = oldestKept(deps, head);
-  if (expected < floor && expected <= head) {
-    lost.push({ from: expected, to: floor - 1 });
+  if (expected < floor && expected <= end) {
+    lost.push({ from: expected, to: Math.min(floor - 1, end) });
     expected = floor;
   }
   let startKey: Record<string, unknown> | undefined;
   let through = Math.max(since, 0);
   let more = false;
   const from = expected; // the same key condition on every page, as ExclusiveStartKey requires
-  while (from <= head) {
+  while (from <= end) {
     const res = await deps.ddb.send(
       new QueryCommand({
         TableName: deps.table,
         KeyConditionExpression: 'stream_id = :s AND seq BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':s': streamKey(stream), ':from': from, ':to': head },
+        ExpressionAttributeValues: { ':s': streamKey(stream), ':from': from, ':to': end },
         ConsistentRead: true,
         Limit: limit - messages.length + 1,
         ExclusiveStartKey: startKey,
@@ -238,8 +240,8 @@ export async function readAfter(deps: HistoryDeps, stream: StreamRef, since: num
   if (more) {
     through = expected - 1;
   } else {
-    if (expected <= head) lost.push({ from: expected, to: head });
-    through = Math.max(through, head);
+    if (expected <= end) lost.push({ from: expected, to: end });
+    through = Math.max(through, end);
   }
   return { head, messages, lost, through, more };
 }

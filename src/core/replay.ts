@@ -17,8 +17,8 @@ export const REPLAY_DEADLINE_MARGIN_MS = 3000;
 
 const STREAMS: readonly StreamName[] = ['room', 'user'];
 
-/** The request's `since` per stream, or the error frame that answers a malformed one. */
-export function parseResume(body: string | undefined): ResumeRequest['since'] | ErrorFrame {
+/** The request's `since` (and `until`) per stream, or the error frame that answers a malformed one. */
+export function parseResume(body: string | undefined): Pick<ResumeRequest, 'since' | 'until'> | ErrorFrame {
   const usage = 'Send {"action":"resume","since":{"room":<last seq seen, or null>,"user":<last seq seen, or null>}}.';
   let parsed: unknown;
   try {
@@ -26,7 +26,7 @@ export function parseResume(body: string | undefined): ResumeRequest['since'] | 
   } catch {
     return { error: 'invalid_json', message: `The message is not JSON. ${usage}` };
   }
-  const since = (parsed as { since?: unknown })?.since;
+  const { since, until } = (parsed ?? {}) as { since?: unknown; until?: unknown };
   if (!since || typeof since !== 'object' || Array.isArray(since)) return { error: 'invalid_resume', message: `resume needs "since". ${usage}` };
   const out: ResumeRequest['since'] = {};
   for (const [k, v] of Object.entries(since)) {
@@ -37,7 +37,16 @@ export function parseResume(body: string | undefined): ResumeRequest['since'] | 
     out[k as StreamName] = v as number | null;
   }
   if (Object.keys(out).length === 0) return { error: 'invalid_resume', message: `"since" names no stream. ${usage}` };
-  return out;
+  if (until === undefined) return { since: out };
+  if (!until || typeof until !== 'object' || Array.isArray(until)) return { error: 'invalid_resume', message: `"until" must be an object like "since". ${usage}` };
+  const upTo: NonNullable<ResumeRequest['until']> = {};
+  for (const [k, v] of Object.entries(until)) {
+    if (!(k in out) || !(Number.isSafeInteger(v) && (v as number) >= 0)) {
+      return { error: 'invalid_resume', message: `"until.${k.slice(0, 32)}" must be a whole number >= 0 for a stream named in "since". ${usage}` };
+    }
+    upTo[k as StreamName] = v as number;
+  }
+  return { since: out, until: upTo };
 }
 
 export interface ReplayDeps {
@@ -75,7 +84,7 @@ async function post(deps: ReplayDeps, text: string): Promise<void> {
  */
 export async function replay(
   deps: ReplayDeps,
-  asked: Array<{ name: StreamName; ref: StreamRef; since: number | null }>,
+  asked: Array<{ name: StreamName; ref: StreamRef; since: number | null; until?: number }>,
 ): Promise<StreamReplay[]> {
   const done: StreamReplay[] = [];
   try {
@@ -86,7 +95,7 @@ export async function replay(
   return done;
 }
 
-async function replayStream(deps: ReplayDeps, s: { name: StreamName; ref: StreamRef; since: number | null }): Promise<StreamReplay> {
+async function replayStream(deps: ReplayDeps, s: { name: StreamName; ref: StreamRef; since: number | null; until?: number }): Promise<StreamReplay> {
   const summary = (r: Omit<ResumedFrame['resumed'], 'stream' | 'since'>) => post(deps, JSON.stringify({ resumed: { stream: s.name, since: s.since, ...r } } satisfies ResumedFrame));
   if (!deps.history) {
     await summary({ history: false, head: 0, through: 0, more: false, lost: [] });
@@ -97,7 +106,7 @@ async function replayStream(deps: ReplayDeps, s: { name: StreamName; ref: Stream
     await summary({ history: true, head, through: head, more: false, lost: [] });
     return { stream: s.name, since: null, replayed: 0, lost: 0, more: false };
   }
-  const page = await readAfter(deps.history, s.ref, s.since, REPLAY_PAGE);
+  const page = await readAfter(deps.history, s.ref, s.since, REPLAY_PAGE, s.until);
   let through = page.through;
   let more = page.more;
   let replayed = 0;
