@@ -9,7 +9,7 @@
  *   {stream_id: "room:demo", seq: 9007199254740991, last: 42}   the high-water mark (HEAD_SEQ), no TTL
  */
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { FRAME_INDEX } from '../stack/names.js';
 import { TTL_ATTRIBUTE } from '../stack/tables.js';
@@ -87,6 +87,17 @@ export async function readHead(deps: HistoryDeps, stream: StreamRef): Promise<nu
   let head = 0;
   for (const item of res.Items ?? []) head = Math.max(head, item.seq === HEAD_SEQ ? ((item.last as number | undefined) ?? 0) : (item.seq as number));
   return head;
+}
+
+/** A consistent Query of a stream's messages numbered `from`..`to` (the mark, at the top, is never in range). */
+function rangeQuery(deps: HistoryDeps, stream: StreamRef, from: number, to: number, extra: Partial<QueryCommandInput> = {}): QueryCommand {
+  return new QueryCommand({
+    TableName: deps.table,
+    KeyConditionExpression: 'stream_id = :s AND seq BETWEEN :from AND :to',
+    ExpressionAttributeValues: { ':s': streamKey(stream), ':from': from, ':to': to },
+    ConsistentRead: true,
+    ...extra,
+  });
 }
 
 /** The number a frame id already has in the stream, read consistently from the frame index. */
@@ -213,16 +224,7 @@ export async function readAfter(deps: HistoryDeps, stream: StreamRef, since: num
   let more = false;
   const from = expected; // the same key condition on every page, as ExclusiveStartKey requires
   while (from <= end) {
-    const res = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        KeyConditionExpression: 'stream_id = :s AND seq BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':s': streamKey(stream), ':from': from, ':to': end },
-        ConsistentRead: true,
-        Limit: limit - messages.length + 1,
-        ExclusiveStartKey: startKey,
-      }),
-    );
+    const res = await deps.ddb.send(rangeQuery(deps, stream, from, end, { Limit: limit - messages.length + 1, ExclusiveStartKey: startKey }));
     for (const item of res.Items ?? []) {
       const m = toStored(item);
       if (expired(deps, m.expiresAt)) continue;
@@ -261,15 +263,7 @@ export async function readRecent(
   let startKey: Record<string, unknown> | undefined;
   while (floor <= head && out.length < opts.limit) {
     const res = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        KeyConditionExpression: 'stream_id = :s AND seq BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':s': streamKey(stream), ':from': floor, ':to': head },
-        ScanIndexForward: false,
-        ConsistentRead: true,
-        Limit: Math.min(1000, opts.limit - out.length),
-        ExclusiveStartKey: startKey,
-      }),
+      rangeQuery(deps, stream, floor, head, { ScanIndexForward: false, Limit: Math.min(1000, opts.limit - out.length), ExclusiveStartKey: startKey }),
     );
     let older = false;
     for (const item of res.Items ?? []) {
@@ -299,14 +293,10 @@ export async function seqBefore(deps: HistoryDeps, stream: StreamRef, sinceMs: n
   let startKey: Record<string, unknown> | undefined;
   do {
     const res = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.table,
-        KeyConditionExpression: 'stream_id = :s AND seq BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':s': streamKey(stream), ':from': floor, ':to': Math.max(floor, head) },
+      rangeQuery(deps, stream, floor, Math.max(floor, head), {
         ProjectionExpression: 'seq, sent_ms, #ttl',
         ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
         ScanIndexForward: false,
-        ConsistentRead: true,
         ExclusiveStartKey: startKey,
       }),
     );
