@@ -7,6 +7,7 @@
 import type { APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Context } from 'aws-lambda';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
+import { createDocumentClient } from '../src/core/clients.js';
 import { verifyToken } from '../src/core/tokens.js';
 import { TokenRefusedError } from '../src/core/errors.js';
 
@@ -19,7 +20,7 @@ function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string,
 }
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
-  const deps = handlerDeps(handlerSettings(env), overrides);
+  const deps = handlerDeps(handlerSettings(env), { ddb: createDocumentClient }, overrides);
   return async (event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> => {
     const token = event.queryStringParameters?.token;
     if (!token) throw new Error('Unauthorized');

@@ -14,6 +14,7 @@ import { HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE, sendDeadLetter } fr
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
+import { createDocumentClient, createSqsClient, createManagementClient } from '../src/core/clients.js';
 import { parseQueueMessage, type QueueMessage } from '../src/core/envelope.js';
 import { deliverMessage, stopTimeFor, type DeliverResult } from '../src/core/deliver.js';
 import { HermesError, LimitError, MalformedMessageError } from '../src/core/errors.js';
@@ -139,7 +140,7 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: C
 }
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
-  const deps = handlerDeps(handlerSettings(env), overrides);
+  const deps = handlerDeps(handlerSettings(env), { ddb: createDocumentClient, sqs: createSqsClient, management: createManagementClient }, overrides);
   return async (event: SQSEvent | WebSocketEvent, context?: Context): Promise<SQSBatchResponse | APIGatewayProxyResult> => {
     if ('Records' in event) return handleQueue(deps, event, context);
     return handleRoute(deps, event, context);

@@ -9,7 +9,8 @@
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { isGone, retryThrottled } from './management.js';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { CONNECT_GRACE_SECONDS, deleteConnection, type ConnectionStoreDeps } from './connections.js';
+import { deleteConnection, type ConnectionStoreDeps } from './connections.js';
+import { CONNECT_GRACE_SECONDS } from './defaults.js';
 
 export interface FanoutResult {
   delivered: number;
