@@ -152,6 +152,31 @@ export function usageBetween(before: Usage, after: Usage): Usage {
   return d;
 }
 
+/** Two windows' usage added up. */
+export function sumUsage(a: Usage, b: Usage): Usage {
+  const add = (x: Record<string, number>, y: Record<string, number>) => {
+    const out = { ...x };
+    for (const [k, v] of Object.entries(y)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  const lambda: Usage['lambda'] = structuredClone(a.lambda);
+  for (const [h, f] of Object.entries(b.lambda) as Array<[HandlerName, NonNullable<Usage['lambda'][HandlerName]>]>) {
+    const e = lambda[h];
+    lambda[h] = e ? { invocations: e.invocations + f.invocations, durationMs: e.durationMs + f.durationMs, billedMs: e.billedMs + f.billedMs, memoryMb: f.memoryMb } : { ...f };
+  }
+  return {
+    lambda,
+    dynamodb: { readUnits: a.dynamodb.readUnits + b.dynamodb.readUnits, writeUnits: a.dynamodb.writeUnits + b.dynamodb.writeUnits, requests: a.dynamodb.requests + b.dynamodb.requests, byOperation: add(a.dynamodb.byOperation, b.dynamodb.byOperation) },
+    sqs: { requests: a.sqs.requests + b.sqs.requests, emptyReceives: a.sqs.emptyReceives + b.sqs.emptyReceives, byAction: add(a.sqs.byAction, b.sqs.byAction) },
+    apigw: {
+      messagesIn: a.apigw.messagesIn + b.apigw.messagesIn,
+      messagesOut: a.apigw.messagesOut + b.apigw.messagesOut,
+      connectionMinutes: a.apigw.connectionMinutes + b.apigw.connectionMinutes,
+      connections: a.apigw.connections + b.apigw.connections,
+    },
+  };
+}
+
 // ---- the HTTP stand-ins -------------------------------------------------------------------------
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
