@@ -50,6 +50,8 @@ export interface LocalStackOptions {
   shardSize?: number;
   /** Fan-out keeps 410-answering rows younger than this (default 60 s); tests of pruning set 0. */
   connectGraceSeconds?: number;
+  /** Shorter function timeouts than defined, e.g. to watch send-message hand a room over before its deadline. */
+  timeoutSeconds?: Partial<Record<HandlerName, number>>;
   /** Logs of the handlers and of the gateway. */
   logger?: LineLogger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
@@ -174,7 +176,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         bundleDir: opts.bundleDir,
         env: { ...runtimeEnv, ...functionEnvironment(h, values) },
         region,
-        timeoutMs: FUNCTIONS[h].timeoutSeconds * 1000,
+        timeoutMs: (opts.timeoutSeconds?.[h] ?? FUNCTIONS[h].timeoutSeconds) * 1000,
         memoryMb: FUNCTIONS[h].memoryMb,
         logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
