@@ -14,6 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { PostToConnectionCommand, ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startLocalStack, type LocalStack } from '../../src/local/stack.js';
+import type { HandlerName } from '../../src/stack/definition.js';
 import { createManagementClient, LOCAL_CREDENTIALS } from '../../src/core/clients.js';
 import { listConnections, listRoomConnectionIds } from '../../src/core/connections.js';
 import { buildFrame, encodeFrame, type QueueMessage } from '../../src/core/envelope.js';
@@ -207,6 +208,19 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
   },
   async pollerStats() {
     return stack?.poller.stats() ?? null;
+  },
+  /** What the stack's traffic would be billed for so far (src/local/usage.ts). */
+  async usage() {
+    return stack!.usage.snapshot();
+  },
+  /** The gateway drops every socket (1001) and comes back on the same port: a reconnect storm. */
+  async restartGateway() {
+    await stack!.restartGateway();
+    return null;
+  },
+  /** A function's environment, as the stack gives it (for a probe that runs the bundle itself). */
+  async functionEnv(req) {
+    return stack!.functions[req.handler as HandlerName].config.env;
   },
   async exit() {
     setImmediate(() => process.exit(0));
