@@ -126,6 +126,10 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
     };
   },
   async stopStack() {
+    // Let the $disconnect invocations of the sockets just closed finish first: the stack's
+    // own shutdown does not wait for work in flight (dynalite would be closed under them).
+    const until = Date.now() + 20_000;
+    while (stack && Date.now() < until && (stack.gateway.connectionCount() > 0 || stack.usage.inFlight() > 0)) await new Promise((r) => setTimeout(r, 50));
     await stack?.close();
     stack = undefined;
     return null;

@@ -53,6 +53,7 @@ export class UsageMeter implements GatewayMeter {
   /** Connection id → when it opened (ms), for the minutes of connections still open. */
   private readonly open = new Map<string, number>();
   private closedMs = 0;
+  private running = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -80,9 +81,11 @@ export class UsageMeter implements GatewayMeter {
   meterInvoke<E, R>(handler: HandlerName, memoryMb: number, invoke: (event: E) => Promise<R>): (event: E) => Promise<R> {
     return async (event) => {
       const started = performance.now();
+      this.running++;
       try {
         return await invoke(event);
       } finally {
+        this.running--;
         const ms = performance.now() - started;
         const f = (this.counts.lambda[handler] ??= { invocations: 0, durationMs: 0, billedMs: 0, memoryMb });
         f.invocations++;
@@ -107,6 +110,11 @@ export class UsageMeter implements GatewayMeter {
     s.requests += Math.max(1, Math.ceil(payloadBytes / SQS_CHUNK));
     s.byAction[action] = (s.byAction[action] ?? 0) + 1;
     if (emptyReceive) s.emptyReceives++;
+  }
+
+  /** Invocations started and not finished yet. */
+  inFlight(): number {
+    return this.running;
   }
 
   /** A copy of the counts so far; connection minutes include the connections still open. */
