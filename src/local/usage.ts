@@ -222,8 +222,8 @@ function consumedCapacity(tail: string, table: string): Array<{ units: number; t
  * (dynalite computes it from item sizes by DynamoDB's rules). dynalite counts writes to the
  * table only; DynamoDB also charges each global secondary index the item is written to, so a
  * write is counted once more per index of its table (`indexesOf`: every hermes row carries the
- * keys of its table's indexes). A conditional write that fails still costs a write unit.
- * The responses keep the ConsumedCapacity field; SDK callers ignore what they did not ask for.
+ * keys of its table's indexes; a delete of a row that was not there is counted as if it had
+ * been). A conditional write that fails still costs a write unit. The responses keep the ConsumedCapacity field; SDK callers ignore what they did not ask for.
  */
 export function meterDynamo(handler: Handler, meter: UsageMeter, indexesOf: (table: string) => number): Handler {
   return (req, res) => {
