@@ -51,7 +51,7 @@ export function formatReport(r: BenchReport): string {
 export function usd(x: number): string {
   if (x === 0) return '$0';
   if (Math.abs(x) >= 100) return `$${fmt(Math.round(x))}`;
-  if (Math.abs(x) >= 1) return `$${x.toFixed(2)}`;
+  if (Math.abs(x) >= 0.995) return `$${x.toFixed(2)}`;
   return `$${x.toPrecision(2)}`;
 }
 

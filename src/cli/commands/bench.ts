@@ -138,6 +138,11 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
     report.notes.push(...notes);
     const cost = report.usage && runCost(report.usage, { connects: report.connect.opened, delivered: report.round.frames.received }, prices);
     if (!cost) report.notes.push('Cost is metered only on a stack the bench starts itself (no hermes dev running, no --stage).');
+    else if (connectConcurrency > 1) {
+      report.notes.push(
+        `Connects ran ${connectConcurrency} at a time on one event loop, so each invocation was billed the others' CPU too; --connect-concurrency 1 prices connects as Lambda runs them.`,
+      );
+    }
     const f = report.round.frames;
     const failed = report.connect.failed > 0 || f.lost > 0 || f.misrouted > 0 || report.round.publishFailed > 0;
     const text = cost ? `${formatReport(report)}\n\n${formatCost(cost)}` : formatReport(report);
