@@ -11,6 +11,7 @@
 // it is bundled here with esbuild, like the CLI, and runs the Lambda bundles from dist/lambdas
 // (built by `npm run build`).
 import { build } from 'esbuild';
+import { nodeProgramOptions } from './build.mjs';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -38,29 +39,16 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(
-    'usage: node scripts/bench-fanout.mjs [--quick] [--only rcu,throughput,latency,sustained,shards,tune] [--repeat N]\n' +
-      '       [--profile] [--fanout-concurrency N] [--pollers N] [--json FILE] [--out FILE]\n',
+    'usage: node scripts/bench-fanout.mjs [--quick] [--only rcu,throughput,latency,sustained,shards,connect,storm,cost,tune] [--repeat N]\n' +
+      '       [--profile] [--fanout-concurrency N] [--pollers N] [--baseline-bundles DIR,...] [--prices FILE] [--json FILE] [--out FILE]\n',
   );
   process.exit(0);
 }
 
-const banner = "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);";
 if (!existsSync(path.join(root, 'dist/lambdas/send-message/index.mjs'))) {
   execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet'], { stdio: 'inherit' });
 }
-await build({
-  absWorkingDir: root,
-  entryPoints: { suite: 'scripts/bench/suite.ts', server: 'scripts/bench/server.ts', 'authorizer-probe': 'scripts/bench/authorizer-probe.ts' },
-  outdir: out,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  banner: { js: banner },
-  logLevel: 'warning',
-});
+await build(nodeProgramOptions({ suite: 'scripts/bench/suite.ts', server: 'scripts/bench/server.ts', 'authorizer-probe': 'scripts/bench/authorizer-probe.ts' }, out));
 const { runSuite, SCENARIOS, machine, FUNCTIONS, PRICES, withOverrides } = await import(pathToFileURL(path.join(out, 'suite.mjs')).href);
 const scenarios = args.only ? args.only.split(',').map((s) => s.trim()) : SCENARIOS.filter((s) => s !== 'tune');
 for (const s of scenarios) {
@@ -81,7 +69,7 @@ if (args.profile) {
     platform: 'node',
     target: 'node20',
     format: 'esm',
-    banner: { js: banner },
+    banner: nodeProgramOptions({}, out).banner,
     logLevel: 'warning',
   });
 }

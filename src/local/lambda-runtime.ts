@@ -21,6 +21,12 @@ export interface LocalFunction {
   /** Its configuration, as GetFunctionConfiguration would report it. */
   config: { timeoutMs: number; memoryMb: number; env: Readonly<Env> };
   invoke(event: unknown): Promise<unknown>;
+  /**
+   * Load the bundle again, as a new version (`hermes dev` after a rebuild): the next invocation
+   * runs it, the ones already running finish on the module they started with. `version` names
+   * the new contents (the import URL carries it, as Node caches a module per URL).
+   */
+  reload(version: string): Promise<void>;
 }
 
 export class LambdaTimeoutError extends Error {
@@ -35,14 +41,22 @@ export async function loadFunction(
   if (!existsSync(file)) {
     throw new HermesError(`The Lambda bundle ${file} is missing.`, { hint: 'Run `npm run build` (npm ci runs it too).' });
   }
-  const mod = (await import(pathToFileURL(file).href)) as {
-    createHandler(env: Env, overrides: { logger: LineLogger }): (event: unknown, context?: unknown) => Promise<unknown>;
+  const instantiate = async (url: string) => {
+    const mod = (await import(url)) as {
+      createHandler(env: Env, overrides: { logger: LineLogger }): (event: unknown, context?: unknown) => Promise<unknown>;
+    };
+    return mod.createHandler(opts.env, { logger: opts.logger });
   };
-  const fn = mod.createHandler(opts.env, { logger: opts.logger });
+  const href = pathToFileURL(file).href;
+  let current = await instantiate(href);
   return {
     name: opts.functionName,
     config: { timeoutMs: opts.timeoutMs, memoryMb: opts.memoryMb ?? 256, env: { ...opts.env } },
+    async reload(version) {
+      current = await instantiate(`${href}?v=${encodeURIComponent(version)}`);
+    },
     async invoke(event) {
+      const fn = current;
       const started = Date.now();
       const context = {
         functionName: opts.functionName,
