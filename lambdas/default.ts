@@ -7,6 +7,7 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
+import { createManagementClient } from '../src/core/clients.js';
 import { KEEPALIVE_ACTION, type ErrorFrame, type WebSocketEvent } from '../src/core/ws-event.js';
 import { ROUTES } from '../src/stack/definition.js';
 
@@ -35,7 +36,7 @@ export function errorFrameFor(body: string | undefined): ErrorFrame {
 }
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
-  const deps = handlerDeps(handlerSettings(env), overrides);
+  const deps = handlerDeps(handlerSettings(env), { management: createManagementClient }, overrides);
   return async (event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     if (isKeepalive(event.body)) return { statusCode: 200, body: '' };
     const management = await deps.management(managementEndpointFor(deps.settings, event.requestContext));

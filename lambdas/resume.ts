@@ -10,13 +10,14 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
+import { createDocumentClient, createManagementClient } from '../src/core/clients.js';
 import { parseResume, replay } from '../src/core/replay.js';
 import type { StreamRef } from '../src/core/history.js';
 import type { StreamName } from '../client/protocol.js';
 import type { WebSocketEvent } from '../src/core/ws-event.js';
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
-  const deps = handlerDeps(handlerSettings(env), overrides);
+  const deps = handlerDeps(handlerSettings(env), { ddb: createDocumentClient, management: createManagementClient }, overrides);
   return async (event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     const ctx = event.requestContext;
     const roomId = ctx.authorizer?.room_id;

@@ -15,6 +15,7 @@ import { PostToConnectionCommand, ApiGatewayManagementApiClient } from '@aws-sdk
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalStack, type LocalStack } from '../../src/local/stack.js';
+import type { HandlerName } from '../../src/stack/definition.js';
 import { createManagementClient, LOCAL_CREDENTIALS } from '../../src/core/clients.js';
 import { listConnections, listRoomConnectionIds } from '../../src/core/connections.js';
 import { buildFrame, encodeFrame, type QueueMessage } from '../../src/core/envelope.js';
@@ -126,6 +127,10 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
     };
   },
   async stopStack() {
+    // Let the $disconnect invocations of the sockets just closed finish first: the stack's
+    // own shutdown does not wait for work in flight (dynalite would be closed under them).
+    const until = Date.now() + 20_000;
+    while (stack && Date.now() < until && (stack.gateway.connectionCount() > 0 || stack.usage.inFlight() > 0)) await new Promise((r) => setTimeout(r, 50));
     await stack?.close();
     stack = undefined;
     return null;
@@ -209,10 +214,22 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
   async pollerStats() {
     return stack?.poller.stats() ?? null;
   },
-  /** The fault scenario: every socket gets 1001, the gateway stays down `downMs`, then comes back on the same port. */
+  /** What the stack's traffic would be billed for so far (src/local/usage.ts). */
+  async usage() {
+    return stack!.usage.snapshot();
+  },
+  /**
+   * The gateway drops every socket (1001) and comes back on the same port: a reconnect storm;
+   * with `downMs` (the history fault run) it stays down that long first.
+   */
   async restartGateway(req) {
-    await stack!.restartGateway({ whileDown: () => new Promise((r) => setTimeout(r, Number(req.downMs ?? 1000))) });
+    const downMs = req.downMs === undefined ? undefined : Number(req.downMs);
+    await stack!.restartGateway(downMs === undefined ? {} : { whileDown: () => new Promise((r) => setTimeout(r, downMs)) });
     return null;
+  },
+  /** A function's environment, as the stack gives it (for a probe that runs the bundle itself). */
+  async functionEnv(req) {
+    return stack!.functions[req.handler as HandlerName].config.env;
   },
   /** Messages still on the queue, visible or in flight (a record being retried is in flight). */
   async queueCounts() {

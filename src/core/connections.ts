@@ -11,16 +11,6 @@ import { ROOM_INDEX, USER_INDEX } from '../stack/names.js';
 /** API Gateway closes every connection after 2 hours; a row older than that is stale. */
 export const MAX_CONNECTION_SECONDS = 2 * 3600;
 
-/**
- * API Gateway answers 410 to @connections calls for a connection whose `$connect` is still
- * running (docs/api-gateway-websocket.md §4.3), and the connect handler writes the row during `$connect`. So a 410 for a
- * row younger than the longest handshake is no proof that the client is gone: deleting it would
- * cut a live client off every message for up to 2 hours. `connected_at` is taken when the
- * handshake starts, and the authorizer and `$connect` may each take up to the 29 s integration
- * timeout (docs/api-gateway-websocket.md §5): hence a minute.
- */
-export const CONNECT_GRACE_SECONDS = 60;
-
 export interface ConnectionRow {
   connection_id: string;
   room_id: string;

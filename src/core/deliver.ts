@@ -8,6 +8,12 @@
  * put back on the queue, so several send-message invocations deliver them in parallel, and the
  * invocation that split the room delivers the first shard itself instead of waiting on the
  * queue. A shard message carries its ids and reads nothing.
+ *
+ * Under all of that is a deadline (`stopAt`, from the invocation's remaining time): when it
+ * comes before every connection was posted to, the connections not reached go back on the
+ * queue as shards of the same frame and the record counts as done. An invocation that ran out
+ * of time would otherwise be retried whole, so the room would get the frame twice and, after
+ * the queue's receive limit, the message would go to the dead-letter queue for being large.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Frame } from '../../client/protocol.js';
@@ -35,6 +41,20 @@ export interface DeliverResult extends FanoutResult {
   fresh: boolean;
   /** How many shard messages were put on the queue (0 if none). */
   shards: number;
+  /** Connections put back on the queue because the deadline came first (0 if none). */
+  handedOver: number;
+}
+
+/**
+ * How long before the end of an invocation fan-out stops starting posts: time for the posts in
+ * flight to finish, the hand-over's SendMessageBatch, and the response. An invocation with
+ * less than twice this left still gets half of its time, so every invocation makes progress.
+ */
+export const DEADLINE_MARGIN_MS = 5000;
+
+/** The `stopAt` for an invocation with `remainingMs` left (the Lambda context's getRemainingTimeInMillis()). */
+export function stopTimeFor(remainingMs: number, now = Date.now()): number {
+  return now + remainingMs - Math.min(DEADLINE_MARGIN_MS, remainingMs / 2);
 }
 
 export async function deliverMessage(deps: DeliverDeps, msg: QueueMessage, frameId: string): Promise<DeliverResult> {
@@ -42,10 +62,11 @@ export async function deliverMessage(deps: DeliverDeps, msg: QueueMessage, frame
   if (msg.shard) {
     const frame = shardFrame(msg, msg.shard, frameId);
     const r = await fanOut(deps, { connectionIds: msg.shard.connection_ids, payload: encodeFrame(frame) });
-    return { ...r, frameId, seq: frame.seq, fresh: true, shards: 0 };
+    const done = { frameId, seq: frame.seq, fresh: true };
+    return r.unreached.length ? handOver(deps, msg, frame, r, 0, done) : { ...r, ...done, shards: 0, handedOver: 0 };
   }
   const { frame, payload, fresh } = await prepare(deps, stream, buildFrame({ ...msg, id: frameId }));
-  const done = (r: FanoutResult, shards: number): DeliverResult => ({ ...r, frameId, seq: frame.seq, fresh, shards });
+  const done = { frameId, seq: frame.seq, fresh };
   const ids = stream.kind === 'user' ? await listUserConnectionIds(deps, stream.id) : await listRoomConnectionIds(deps, stream.id);
   const shardSize = deps.shardSize ?? 0;
   if (shardSize > 0 && ids.length > shardSize && deps.sqs && deps.queueUrl) {
@@ -53,14 +74,16 @@ export async function deliverMessage(deps: DeliverDeps, msg: QueueMessage, frame
     // Enqueue first, so the other invocations start while this one delivers its shard.
     await enqueue(deps, rest, stream);
     const r = await fanOut(deps, { connectionIds: first.shard!.connection_ids, payload });
-    if (r.failed === 0) return done(r, rest.length);
+    if (r.unreached.length) return handOver(deps, msg, frame, r, rest.length, done);
+    if (r.failed === 0) return { ...r, ...done, shards: rest.length, handedOver: 0 };
     // Retry exactly the connections that failed, as a shard of their own: failing this
     // record would make the queue deliver the whole room again, shards and all.
     const retry: QueueMessage = { ...first, shard: { ...first.shard!, connection_ids: r.failures.map((f) => f.connectionId) } };
     await enqueue(deps, [retry], stream);
-    return done({ delivered: r.delivered, pruned: r.pruned, failed: 0, failures: [] }, rest.length + 1);
+    return { delivered: r.delivered, pruned: r.pruned, failed: 0, failures: [], unreached: [], ...done, shards: rest.length + 1, handedOver: 0 };
   }
-  return done(await fanOut(deps, { connectionIds: ids, payload }), 0);
+  const r = await fanOut(deps, { connectionIds: ids, payload });
+  return r.unreached.length ? handOver(deps, msg, frame, r, 0, done) : { ...r, ...done, shards: 0, handedOver: 0 };
 }
 
 /**
@@ -79,6 +102,29 @@ function shardFrame(msg: QueueMessage, shard: Shard, frameId: string): Frame {
   const frame = buildFrame({ ...msg, id: frameId });
   if (shard.sent_at !== undefined) frame.sent_at = shard.sent_at;
   return shard.seq !== undefined ? { ...frame, seq: shard.seq } : frame;
+}
+
+/**
+ * The deadline came first: the connections not reached, and those that failed, go back on the
+ * queue as shards of this frame (at most `shardSize` each, or as large as one SQS message
+ * takes), and the record is done. Connections that got the frame do not get it again.
+ */
+async function handOver(
+  deps: DeliverDeps,
+  msg: QueueMessage,
+  frame: Frame,
+  r: FanoutResult,
+  shardsSoFar: number,
+  done: Pick<DeliverResult, 'frameId' | 'seq' | 'fresh'>,
+): Promise<DeliverResult> {
+  if (!deps.sqs || !deps.queueUrl) throw new Error('Fan-out stopped at its deadline but there is no queue to hand the rest over to.');
+  const ids = [...r.unreached, ...r.failures.map((f) => f.connectionId)];
+  const stream = messageStream(msg);
+  // The shards carry the frame's seq and sent_at, so what they post is what was posted so far.
+  const shards = splitShards({ ...msg, shard: undefined }, frame.id, ids, deps.shardSize || ids.length, frame);
+  await enqueue(deps, shards, stream);
+  deps.logger?.warn('fan-out: deadline reached, connections handed over to the queue', { stream: streamKey(stream), frameId: frame.id, handedOver: ids.length, shards: shards.length });
+  return { delivered: r.delivered, pruned: r.pruned, failed: 0, failures: [], unreached: [], ...done, shards: shardsSoFar + shards.length, handedOver: ids.length };
 }
 
 async function enqueue(deps: DeliverDeps, shards: QueueMessage[], stream: StreamRef): Promise<void> {

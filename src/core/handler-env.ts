@@ -5,8 +5,7 @@
  */
 import { resourceNames } from '../stack/names.js';
 import { ENV } from '../stack/definition.js';
-import { DEFAULT_HISTORY_MAX_PER_STREAM, DEFAULT_HISTORY_RETENTION_SECONDS, DEFAULT_REGION, DEFAULT_STAGE } from './defaults.js';
-import { CONNECT_GRACE_SECONDS } from './connections.js';
+import { CONNECT_GRACE_SECONDS, DEFAULT_HISTORY_MAX_PER_STREAM, DEFAULT_HISTORY_RETENTION_SECONDS, DEFAULT_REGION, DEFAULT_STAGE } from './defaults.js';
 
 export type Env = Record<string, string | undefined>;
 

@@ -12,6 +12,7 @@ import type { DynamoDBDocumentClient, QueryCommandOutput } from '@aws-sdk/lib-dy
 import { InvalidInputError, TokenRefusedError } from './errors.js';
 import { roomProblem, userProblem } from './envelope.js';
 import { DEFAULT_BCRYPT_COST } from './defaults.js';
+import { bcryptCheck, type SecretCheck } from './token-cache.js';
 
 export const TOKEN_ALGORITHM = 'HS512';
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
@@ -167,7 +168,12 @@ export function decodeUnverified(token: string): Record<string, unknown> | undef
  * then the bcrypt check of the secret, then room and user against the row.
  */
 export async function verifyToken(
-  deps: TokenStoreDeps & { secret: string; now?: () => number },
+  deps: TokenStoreDeps & {
+    secret: string;
+    now?: () => number;
+    /** The bcrypt step; a warm authorizer passes its cache of verified secrets (core/token-cache.ts). */
+    checkSecret?: SecretCheck;
+  },
   token: string,
 ): Promise<TokenClaims> {
   const nowSec = Math.floor((deps.now?.() ?? Date.now()) / 1000);
@@ -184,7 +190,7 @@ export async function verifyToken(
   if (row.room_id !== claims.room_id) {
     throw new TokenRefusedError('room-mismatch', `The token claims room "${claims.room_id}" but was issued for another room.`);
   }
-  if (!(await bcrypt.compare(claims.token, row.hash))) {
+  if (!(await (deps.checkSecret ?? bcryptCheck)(claims.jti, claims.token, row.hash))) {
     throw new TokenRefusedError('secret-mismatch', 'The token\'s secret does not match the stored hash.');
   }
   return claims;

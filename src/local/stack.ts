@@ -27,6 +27,8 @@ import type { LineLogger } from '../core/handler-log.js';
 import type { ServiceEndpoints } from '../config/stage-record.js';
 import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
 import { DEFAULT_REGION } from '../core/defaults.js';
+import { TABLES } from '../stack/tables.js';
+import { UsageMeter } from './usage.js';
 
 export interface LocalStackOptions {
   stage?: string;
@@ -54,6 +56,8 @@ export interface LocalStackOptions {
   historyMaxPerStream?: number;
   /** The stage's tunable settings as `hermes dev` resolved them (src/config/resolve.ts stageTunables); the options above win. */
   tunables?: Partial<Record<EnvSetting, string>>;
+  /** Shorter function timeouts than defined, e.g. to watch send-message hand a room over before its deadline. */
+  timeoutSeconds?: Partial<Record<HandlerName, number>>;
   /** Logs of the handlers and of the gateway. */
   logger?: LineLogger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
@@ -81,6 +85,8 @@ export interface LocalStack {
    * `whileDown` runs in between, e.g. to watch clients fail to reconnect.
    */
   restartGateway(opts?: { whileDown?: () => Promise<unknown> }): Promise<Gateway>;
+  /** What the stack's traffic would be billed for on AWS, counted since it started (src/local/usage.ts). */
+  usage: UsageMeter;
   close(): Promise<void>;
 }
 
@@ -98,15 +104,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
 
+  const usage = new UsageMeter();
+  // Each write also goes to every index of its table (hermes rows carry all their index keys).
+  const indexCounts = new Map((Object.keys(TABLES) as Array<keyof typeof TABLES>).map((k) => [names.table(k), TABLES[k].indexes.length]));
+
   try {
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
     const dynamo: LocalDynamo = await startDynamo({
       host,
       port: opts.ports?.dynamodb ?? DEFAULT_PORTS.dynamodb,
       path: opts.dataDir ? path.join(opts.dataDir, 'dynamodb') : undefined,
+      meter: { usage, indexesOf: (table) => indexCounts.get(table) ?? 0 },
     });
     cleanups.push(() => dynamo.close());
-    const sqsServer: LocalSqs = await startSqs({ host, port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs, region });
+    const sqsServer: LocalSqs = await startSqs({ host, port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs, region, meter: usage });
     cleanups.push(() => sqsServer.close());
 
     const ddb = await createDocumentClient({ region, endpoint: dynamo.endpoint });
@@ -139,6 +150,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       maxLifetimeMs: opts.maxLifetimeMs,
       httpHandler: opts.httpHandler,
       log: opts.gatewayLog,
+      meter: usage,
     });
     let gateway = await startGateway(gatewayOptions(opts.ports?.gateway ?? DEFAULT_PORTS.gateway));
     cleanups.push(() => gateway.close());
@@ -168,15 +180,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
     for (const h of HANDLER_NAMES) {
       const readable = (line: unknown) => readableHandlerLine(h, String(line));
-      functions[h] = await loadFunction(h, {
+      const fn = await loadFunction(h, {
         functionName: names.fn(h),
         bundleDir: opts.bundleDir,
         env: { ...runtimeEnv, ...functionEnvironment(h, values) },
         region,
-        timeoutMs: FUNCTIONS[h].timeoutSeconds * 1000,
+        timeoutMs: (opts.timeoutSeconds?.[h] ?? FUNCTIONS[h].timeoutSeconds) * 1000,
         memoryMb: FUNCTIONS[h].memoryMb,
         logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
+      functions[h] = { ...fn, invoke: usage.meterInvoke(h, fn.config.memoryMb, fn.invoke) };
     }
 
     const poller = startPoller({
@@ -209,6 +222,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       routes,
       poller,
       restartGateway,
+      usage,
       close,
     };
   } catch (err) {
