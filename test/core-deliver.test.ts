@@ -15,6 +15,7 @@ import { deliverMessage, splitShards, stopTimeFor, DEADLINE_MARGIN_MS } from '..
 import { createHandler } from '../lambdas/send-message.js';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { parseQueueMessage, type QueueMessage } from '../src/core/envelope.js';
+import { createSequencer } from '../src/core/sequencer.js';
 
 const names = resourceNames('shards');
 const db = useLocalDynamo(names);
@@ -133,6 +134,15 @@ describe('the deadline', () => {
     expect(f.enqueued).toHaveLength(1);
     expect(f.enqueued[0]).toMatchObject({ id: 'frame-5', room_id: 'late', shard: { connection_ids: ids.slice(4), index: 0, of: 1 } });
     expect(everyoneOnce(f)).toEqual([...ids].sort()); // no one twice, no one left out
+  });
+
+  it('with history, the handed-over shards carry the frame’s seq and sent_at, so they post the same frame', async () => {
+    const ids = await seed('late-seq', 6);
+    const f = fakes();
+    const sequencer = createSequencer({ ddb: db.ddb, table: names.historyTable, retentionSeconds: 3600, maxPerStream: 0 });
+    const res = await deliverMessage({ ...deps(f, 0), concurrency: 1, sequencer, ...afterPosts(f, 2) }, { room_id: 'late-seq', data: 'x' }, 'frame-seq');
+    expect(res).toMatchObject({ seq: 1, fresh: true, delivered: 2, handedOver: 4 });
+    expect(f.enqueued).toEqual([expect.objectContaining({ id: 'frame-seq', shard: expect.objectContaining({ connection_ids: ids.slice(2), seq: 1, sent_at: expect.any(String) }) })]);
   });
 
   it('hands over what a shard message did not reach, with the failed connections, in shards of the shard size', async () => {
