@@ -43,8 +43,11 @@ describe('usage meter', () => {
     });
     expect(delivered.lambda['send-message']?.invocations).toBe(1);
     expect(delivered.apigw.messagesOut).toBe(2);
-    expect(delivered.dynamodb.byOperation).toEqual({ Query: 1 });
+    // The room index read, and the history's numbering: the head read and the frame-id lookup
+    // (on a new stream, both find nothing), the put at head + 1 and the high-water mark.
+    expect(delivered.dynamodb.byOperation).toEqual({ Query: 3, PutItem: 1, UpdateItem: 1 });
     expect(delivered.dynamodb.readUnits).toBe(0.5); // two small rows: one eventually consistent page
+    expect(delivered.dynamodb.writeUnits).toBe(4); // the put and its frame-id index entry, the mark (and one unit the meter adds for the index)
     expect(delivered.sqs.byAction).toMatchObject({ SendMessage: 1, DeleteMessageBatch: 1 });
     expect(delivered.sqs.byAction.ReceiveMessage).toBeGreaterThanOrEqual(1);
     expect(delivered.sqs.requests).toBeGreaterThanOrEqual(3);
