@@ -78,9 +78,9 @@ describe('stage settings in hermes.config.json', () => {
 
   it('an unknown key is an error naming the key, the file and the keys accepted there', () => {
     const err = errorOf({ stages: { prod: { functions: { 'send-mesage': { memoryMb: 512 } } } } });
-    expect(err.message).toMatch(/hermes\.config\.json: unknown key "stages\.prod\.functions\.send-mesage"\. The keys accepted there are: authorizer, connect, disconnect, send-message, default\./);
+    expect(err.message).toMatch(/hermes\.config\.json: unknown key "stages\.prod\.functions\.send-mesage"\. The keys accepted there are: authorizer, connect, disconnect, send-message, resume, default\./);
     expect(err.message).toContain(path.sep); // the file's full path
-    expect(errorOf({ stagez: {} }).message).toMatch(/unknown key "stagez"\. The keys accepted there are: stage, region, profile, endpointUrl, bcryptCost, dev\./);
+    expect(errorOf({ stagez: {} }).message).toMatch(/unknown key "stagez"\. The keys accepted there are: stage, region, profile, endpointUrl, bcryptCost, historyRetention, historyMaxPerStream, dev\./);
     expect(errorOf({ stages: { prod: { logRetention: 14 } } }).message).toMatch(/unknown key "stages\.prod\.logRetention"\..*logRetentionDays/);
   });
 
@@ -91,7 +91,7 @@ describe('stage settings in hermes.config.json', () => {
     expect(errorOf({ stages: { prod: { deadLetterRetention: '30d' } } }).message).toMatch(/"stages\.prod\.deadLetterRetention" must be a duration .* from 60 s to 14 days, not "30d"/);
     expect(errorOf({ stages: { prod: { functions: { connect: { memoryMb: 64 } } } } }).message).toMatch(/"stages\.prod\.functions\.connect\.memoryMb" must be a whole number from 128 to 10240, not 64/);
     expect(errorOf({ stages: { prod: { accessLogging: 'yes' } } }).message).toMatch(/must be true or false/);
-    expect(errorOf({ stages: { prod: 'eu-west-1' } }).message).toMatch(/"stages\.prod" must be an object with the keys region, profile, endpointUrl, architecture/);
+    expect(errorOf({ stages: { prod: 'eu-west-1' } }).message).toMatch(/"stages\.prod" must be an object with the keys region, profile, endpointUrl, historyRetention, historyMaxPerStream, architecture/);
   });
 
   it('the CLI refuses a bad file with exit 2 and the message, for any verb', async () => {

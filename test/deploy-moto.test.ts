@@ -32,7 +32,8 @@ import { createContext } from '../src/cli/context.js';
 import { runDeploy } from '../src/cli/commands/deploy.js';
 import { loadArtifacts, defaultBundleDir, projectRoot } from '../src/deploy/bundle.js';
 import { resourceNames } from '../src/stack/names.js';
-import { HANDLER_NAMES } from '../src/stack/definition.js';
+import { HANDLER_NAMES, QUEUE_ORDER } from '../src/stack/definition.js';
+import { TABLE_KEYS } from '../src/stack/tables.js';
 import type { DeployResult } from '../src/deploy/deploy.js';
 import { plan } from '../src/deploy/plan.js';
 import { desiredState } from '../src/deploy/spec.js';
@@ -235,16 +236,16 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(sm.Statement.find((s: { Sid: string }) => s.Sid === 'FanOut').Resource).toEqual([`arn:aws:execute-api:${REGION}:123456789012:${apiId}/${STAGE}/POST/@connections/*`]);
   });
 
-  it('configured the five functions: runtime, handler, memory, timeout, role, environment, code, tags, invoke permission', async () => {
+  it('configured every function: runtime, handler, memory, timeout, role, environment, code, tags, invoke permission', async () => {
     const send = aws.lambda.at('test');
     const artifacts = await loadArtifacts(bundleDir);
     const apiId = (await aws.apigateway.at('test')(new GetApisCommand({}))).Items![0].ApiId!;
-    const memory = { authorizer: 1024, connect: 256, disconnect: 256, 'send-message': 512, default: 256 };
+    const memory = { authorizer: 1024, connect: 256, disconnect: 256, 'send-message': 512, resume: 256, default: 256 };
     for (const h of HANDLER_NAMES) {
       const fn = await send(new GetFunctionCommand({ FunctionName: names.fn(h) }));
       const c = fn.Configuration!;
       expect(c).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler', MemorySize: memory[h], State: 'Active', Architectures: ['arm64'] });
-      expect(c.Timeout).toBe(h === 'send-message' ? 30 : 10);
+      expect(c.Timeout).toBe(h === 'send-message' || h === 'resume' ? 30 : 10);
       expect(c.Role).toBe(`arn:aws:iam::123456789012:role/${names.role(h)}`);
       expect(c.CodeSha256).toBe(artifacts[h].sha256);
       expect(c.Environment!.Variables).toMatchObject({ HERMES_STAGE: STAGE, HERMES_CONNECTIONS_TABLE: names.connectionsTable, HERMES_TOKENS_TABLE: names.tokensTable });
@@ -269,7 +270,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(auth.HERMES_SIGNING_KEYS_PARAMETER).toBe(names.parameter('signingKeys'));
   });
 
-  it('configured the WebSocket API: route selection, REQUEST authorizer on $connect, four AWS_PROXY routes, stage', async () => {
+  it('configured the WebSocket API: route selection, REQUEST authorizer on $connect, five AWS_PROXY routes, stage', async () => {
     const send = aws.apigateway.at('test');
     const api = (await send(new GetApisCommand({}))).Items!.find((a) => a.Name === names.api)!;
     expect(api).toMatchObject({ ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
@@ -278,17 +279,18 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const uri = (h: string) => `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${fnArn(h)}/invocations`;
     const integrations = (await send(new GetIntegrationsCommand({ ApiId: api.ApiId }))).Items!;
     expect(integrations.map((i) => [i.IntegrationType, i.IntegrationUri]).sort()).toEqual(
-      ['connect', 'default', 'disconnect', 'send-message'].map((h) => ['AWS_PROXY', uri(h)]),
+      ['connect', 'default', 'disconnect', 'resume', 'send-message'].map((h) => ['AWS_PROXY', uri(h)]),
     );
     const routes = (await send(new GetRoutesCommand({ ApiId: api.ApiId }))).Items!;
     const target = (key: string) => {
       const r = routes.find((x) => x.RouteKey === key)!;
       return integrations.find((i) => `integrations/${i.IntegrationId}` === r.Target)!.IntegrationUri;
     };
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['$connect', '$default', '$disconnect', 'sendMessage']);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['$connect', '$default', '$disconnect', 'resume', 'sendMessage']);
     expect(target('$connect')).toBe(uri('connect'));
     expect(target('$disconnect')).toBe(uri('disconnect'));
     expect(target('sendMessage')).toBe(uri('send-message'));
+    expect(target('resume')).toBe(uri('resume'));
     expect(target('$default')).toBe(uri('default'));
     const connectRoute = routes.find((r) => r.RouteKey === '$connect')!;
     expect(connectRoute.AuthorizationType).toBe('CUSTOM');
@@ -448,7 +450,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     writeFileSync(file, JSON.stringify({ stages: { [STAGE]: { functions: { connect: { memoryMb: 512 } }, logRetentionDays: 30, batchSize: 5, deadLetterRetention: '7d' } } }));
     try {
       const r = await deploy();
-      expect(r.mutations.sort()).toEqual(['PutRetentionPolicy', 'PutRetentionPolicy', 'PutRetentionPolicy', 'PutRetentionPolicy', 'PutRetentionPolicy', 'SetQueueAttributes', 'UpdateEventSourceMapping', 'UpdateFunctionConfiguration']);
+      expect(r.mutations.sort()).toEqual([...HANDLER_NAMES.map(() => 'PutRetentionPolicy'), 'SetQueueAttributes', 'UpdateEventSourceMapping', 'UpdateFunctionConfiguration']);
       expect(r.stderr).toContain(`✓ function ${names.fn('connect')} updated (memory 256 → 512)`);
       expect(r.stderr).toContain(`✓ log group ${names.logGroup('connect')} updated (retention 14 → 30 days)`);
       expect(r.stderr).toContain(`✓ queue ${names.dlq} updated (MessageRetentionPeriod 1209600 → 604800)`);
@@ -495,16 +497,16 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const r = await cli(['destroy', ...cliArgs()], { timeoutMs: 60_000 });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Refusing to destroy stage "itest" .*including the tables and their data/);
-    expect((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions).toHaveLength(5);
+    expect((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions).toHaveLength(HANDLER_NAMES.length);
   });
 
   it('destroy --yes removes everything deploy created, in reverse order, and the stage record', async () => {
     const err = capture();
     counter.reset();
     const r = await runDestroy(context(STAGE, err, { yes: true }), { aws });
-    expect(r.text).toContain(`Destroyed stage ${STAGE} in ${REGION}: 22 resources deleted.`);
+    expect(r.text).toContain(`Destroyed stage ${STAGE} in ${REGION}: ${2 + 3 * HANDLER_NAMES.length + QUEUE_ORDER.length + 1 + TABLE_KEYS.length} resources deleted.`);
     const order = err.text().split('\n').filter((l) => / ✓ /.test(l)).map((l) => l.split('✓ ')[1].split(' ')[0]);
-    expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', ...HANDLER_NAMES.map(() => 'log'), 'parameter', 'table', 'table']);
+    expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', ...HANDLER_NAMES.map(() => 'log'), 'parameter', ...TABLE_KEYS.map(() => 'table')]);
     const prefix = `hermes-${STAGE}-`;
     expect(((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions ?? []).filter((f) => f.FunctionName?.startsWith(prefix))).toEqual([]);
     expect(((await aws.dynamodb.at('test')(new ListTablesCommand({}))).TableNames ?? []).filter((t) => t.startsWith(prefix))).toEqual([]);

@@ -28,8 +28,12 @@ export interface FileConfig {
   profile?: string;
   endpointUrl?: string;
   bcryptCost?: number;
+  /** How long the stage keeps messages for replay: a duration ("24h") or seconds; 0 keeps none. */
+  historyRetention?: string | number;
+  /** Messages kept per room or user. */
+  historyMaxPerStream?: number;
   /** Per stage: where it is, and its settings (src/config/stage-settings.ts checks every key). */
-  stages?: Record<string, { region?: string; profile?: string; endpointUrl?: string; bcryptCost?: number; [setting: string]: unknown }>;
+  stages?: Record<string, { region?: string; profile?: string; endpointUrl?: string; bcryptCost?: number; historyRetention?: string | number; historyMaxPerStream?: number; [setting: string]: unknown }>;
   /** `hermes dev`'s own settings (src/config/dev-settings.ts). */
   dev?: { port?: number | string; dynamodbPort?: number | string; sqsPort?: number | string; host?: string };
 }

@@ -64,7 +64,10 @@ const SETTINGS_SHAPE: Shape = {
   accessLogging: bool,
 };
 
-const STAGE_SHAPE: Shape = { region: str, profile: str, endpointUrl: str, ...SETTINGS_SHAPE };
+/** Message history (src/config/resolve.ts checks their values, with its own messages). */
+const HISTORY_SHAPE: Shape = { historyRetention: anyValue, historyMaxPerStream: anyValue };
+
+const STAGE_SHAPE: Shape = { region: str, profile: str, endpointUrl: str, ...HISTORY_SHAPE, ...SETTINGS_SHAPE };
 
 const FILE_SHAPE: Shape = {
   stage: str,
@@ -72,6 +75,7 @@ const FILE_SHAPE: Shape = {
   profile: str,
   endpointUrl: str,
   bcryptCost: int(4, 15),
+  ...HISTORY_SHAPE,
   dev: { port: anyValue, dynamodbPort: anyValue, sqsPort: anyValue, host: anyValue },
 };
 

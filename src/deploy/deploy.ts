@@ -5,7 +5,7 @@
  * is `unchanged` get no call at all, so a second deploy of the same code mutates nothing.
  */
 import type { ResourceNames } from '../stack/names.js';
-import type { HandlerName, StageSettings } from '../stack/definition.js';
+import type { EnvSetting, HandlerName, StageSettings } from '../stack/definition.js';
 import type { Aws } from './aws.js';
 import { arnsFor, parseArn, type KnownIds } from './arns.js';
 import { buildBundles, defaultBundleDir, loadArtifacts } from './bundle.js';
@@ -29,6 +29,8 @@ export interface DeployOptions {
   onProgress?: (item: PlanItem) => void;
   /** The stage's settings (src/config/stage-settings.ts); the definition's defaults otherwise. */
   settings?: StageSettings;
+  /** The stage's tunable settings that are set (e.g. history retention); the rest keep the handlers' defaults. */
+  tunables?: Partial<Record<EnvSetting, string>>;
   /** Called as each phase starts or ends (bundling, observing, …): one line for a person. */
   onPhase?: (line: string) => void;
 }
@@ -85,7 +87,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
 
   const observed = await observe(aws, names);
   const ids = knownIds(observed, names, aws.region);
-  const first = plan(desiredState({ names, ids, codeSha256, settings: opts.settings }), observed);
+  const first = plan(desiredState({ names, ids, codeSha256, settings: opts.settings, tunables: opts.tunables }), observed);
   const result = (items: PlanItem[], outputs?: DeployOutputs): DeployResult => {
     const summary = summarize(items);
     return { stage: names.stage, region: aws.region, dryRun: Boolean(opts.dryRun), changed: summary.create + summary.update > 0, summary, plan: items, outputs };
@@ -95,7 +97,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   const ctx: ApplyContext = { aws, wait: opts.wait ?? DEFAULT_WAIT };
   const done = (item: PlanItem) => opts.onProgress?.(item);
   const at = (items: PlanItem[], kind: PlanItem['kind'], resource: string) => items.find((i) => i.kind === kind && i.resource === resource)!;
-  let desired = desiredState({ names, ids, codeSha256, settings: opts.settings });
+  let desired = desiredState({ names, ids, codeSha256, settings: opts.settings, tunables: opts.tunables });
 
   // Foundation: what the other resources' ARNs, URLs and policies are made of.
   for (const t of desired.tables) {
@@ -105,7 +107,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
     if (parsed && !ids.account) Object.assign(ids, parsed);
     done(item);
   }
-  desired = desiredState({ names, ids, codeSha256, settings: opts.settings }); // the DLQ ARN needs the account
+  desired = desiredState({ names, ids, codeSha256, settings: opts.settings, tunables: opts.tunables }); // the DLQ ARN needs the account
   for (const q of desired.queues) {
     const item = at(first, 'queue', q.name);
     const { url } = await applyQueue(ctx, q, observed.queues[q.name], item);
@@ -122,7 +124,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   ids.apiHost = live.endpoint ? new URL(live.endpoint).host : undefined;
   done(apiItem);
 
-  desired = desiredState({ names, ids, codeSha256, settings: opts.settings });
+  desired = desiredState({ names, ids, codeSha256, settings: opts.settings, tunables: opts.tunables });
   const items = plan(desired, observed);
   const fnName = (h: HandlerName) => names.fn(h);
   for (const g of desired.logGroups) {

@@ -30,6 +30,8 @@ export interface DesiredInput {
   codeSha256: Record<HandlerName, string>;
   /** The stage's settings (src/config/stage-settings.ts); the definition's defaults otherwise. */
   settings?: StageSettings;
+  /** Tunable settings the stage sets (src/config/resolve.ts stageTunables); functions list which they take. */
+  tunables?: Partial<Record<EnvSetting, string>>;
 }
 
 /** The format of the access log: one JSON object per request, with what an operator looks for. */
@@ -50,6 +52,7 @@ export const ACCESS_LOG_FORMAT = JSON.stringify({
 function settingValues(input: DesiredInput, arns: StageArns, settings: StageSettings): Partial<Record<EnvSetting, string>> {
   const { names } = input;
   return {
+    ...input.tunables,
     ...nameSettings(names),
     ...(settings.shardSize !== undefined ? { shardSize: String(settings.shardSize) } : {}),
     ...(settings.fanoutConcurrency !== undefined ? { fanoutConcurrency: String(settings.fanoutConcurrency) } : {}),

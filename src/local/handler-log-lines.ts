@@ -47,5 +47,6 @@ export function deliveryLine(handler: string, line: string): string | undefined 
   if (e?.message !== 'delivered') return undefined;
   const request = typeof e.function_request_id === 'string' ? ` (request ${e.function_request_id.slice(0, 8)})` : '';
   const ms = typeof e.durationMs === 'number' ? ` ${e.durationMs} ms` : '';
-  return `delivery room=${show(e.room)} delivered=${e.delivered} pruned=${e.pruned} failed=${e.failed}${ms}${request}`;
+  const to = e.toUser !== undefined ? `user=${show(e.toUser)}` : `room=${show(e.room)}`;
+  return `delivery ${to} delivered=${e.delivered} pruned=${e.pruned} failed=${e.failed}${ms}${request}`;
 }

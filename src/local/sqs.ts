@@ -7,6 +7,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-s
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import { bindPort, closeServer } from './bind.js';
+import { meterSqs, type UsageMeter } from './usage.js';
 import type { ResourceNames } from '../stack/names.js';
 import { QUEUES, QUEUE_ORDER, sqsAttributes, type QueueDefinition, type QueueKey } from '../stack/definition.js';
 
@@ -16,7 +17,8 @@ export interface LocalSqs {
   close(): Promise<void>;
 }
 
-export async function startSqs(opts: { host: string; port: number; region: string }): Promise<LocalSqs> {
+/** With a meter, every request is counted as SQS bills it (src/local/usage.ts). */
+export async function startSqs(opts: { host: string; port: number; region: string; meter?: UsageMeter }): Promise<LocalSqs> {
   const { createRequestHandler } = await import('local-aws-sqs');
   const { createServer } = await import('node:http');
   // We own the server so a busy port is reported like the others'; the handler is made after
@@ -29,13 +31,14 @@ export async function startSqs(opts: { host: string; port: number; region: strin
     });
   });
   const port = await bindPort(server, opts.port, opts.host, 'SQS', '--sqs-port');
-  handle = createRequestHandler({
+  const requestHandler = createRequestHandler({
     region: opts.region,
     hostname: opts.host,
     port,
     emulateQueueCreationLifecycle: false,
     validateDlqDestination: true,
   }).requestHandler;
+  handle = opts.meter ? meterSqs(requestHandler, opts.meter) : requestHandler;
   return { endpoint: `http://${opts.host}:${port}`, port, close: () => closeServer(server) };
 }
 

@@ -31,6 +31,8 @@ import type { LineLogger } from '../core/handler-log.js';
 import type { ServiceEndpoints } from '../config/stage-record.js';
 import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
 import { DEFAULT_REGION } from '../core/defaults.js';
+import { TABLES } from '../stack/tables.js';
+import { UsageMeter } from './usage.js';
 
 export interface LocalStackOptions {
   stage?: string;
@@ -57,6 +59,14 @@ export interface LocalStackOptions {
   shardSize?: number;
   /** Fan-out keeps 410-answering rows younger than this (default 60 s); tests of pruning set 0. */
   connectGraceSeconds?: number;
+  /** How long messages are kept for replay (default 24 h); 0 keeps no history. */
+  historyRetentionSeconds?: number;
+  /** Messages kept per room or user (default 10,000); 0 = no cap. */
+  historyMaxPerStream?: number;
+  /** The stage's tunable settings as `hermes dev` resolved them (src/config/resolve.ts stageTunables); the options above win. */
+  tunables?: Partial<Record<EnvSetting, string>>;
+  /** Shorter function timeouts than defined, e.g. to watch send-message hand a room over before its deadline. */
+  timeoutSeconds?: Partial<Record<HandlerName, number>>;
   /** Logs of the handlers and of the gateway. */
   logger?: LineLogger;
   /** Each handler's raw log line (Powertools JSON), as Lambda would send it to CloudWatch Logs. */
@@ -87,6 +97,8 @@ export interface LocalStack {
    * `whileDown` runs in between, e.g. to watch clients fail to reconnect.
    */
   restartGateway(opts?: { whileDown?: () => Promise<unknown> }): Promise<Gateway>;
+  /** What the stack's traffic would be billed for on AWS, counted since it started (src/local/usage.ts). */
+  usage: UsageMeter;
   close(): Promise<void>;
 }
 
@@ -104,15 +116,22 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
 
+  const usage = new UsageMeter();
+  // Each write also goes to every index of its table (hermes rows carry all their index keys).
+  // A local index is written and charged like a global one (the history mark, at the top of a
+  // stream, has no frame id and is not in it: that one write is counted one unit high).
+  const indexCounts = new Map((Object.keys(TABLES) as Array<keyof typeof TABLES>).map((k) => [names.table(k), TABLES[k].indexes.length + (TABLES[k].localIndexes?.length ?? 0)]));
+
   try {
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
     const dynamo: LocalDynamo = await startDynamo({
       host,
       port: opts.ports?.dynamodb ?? DEFAULT_PORTS.dynamodb,
       path: opts.dataDir ? path.join(opts.dataDir, 'dynamodb') : undefined,
+      meter: { usage, indexesOf: (table) => indexCounts.get(table) ?? 0 },
     });
     cleanups.push(() => dynamo.close());
-    const sqsServer: LocalSqs = await startSqs({ host, port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs, region });
+    const sqsServer: LocalSqs = await startSqs({ host, port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs, region, meter: usage });
     cleanups.push(() => sqsServer.close());
 
     const ssm = await startSsm({ host, region, file: opts.parameterFile });
@@ -156,6 +175,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       maxLifetimeMs: opts.maxLifetimeMs,
       httpHandler: opts.httpHandler,
       log: opts.gatewayLog,
+      meter: usage,
     });
     let gateway = await startGateway(gatewayOptions(opts.ports?.gateway ?? DEFAULT_PORTS.gateway));
     cleanups.push(() => gateway.close());
@@ -178,19 +198,23 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       fanoutConcurrency: (opts.fanoutConcurrency ?? settings.fanoutConcurrency) !== undefined ? String(opts.fanoutConcurrency ?? settings.fanoutConcurrency) : undefined,
       shardSize: (opts.shardSize ?? settings.shardSize) !== undefined ? String(opts.shardSize ?? settings.shardSize) : undefined,
       connectGraceSeconds: opts.connectGraceSeconds !== undefined ? String(opts.connectGraceSeconds) : undefined,
+      historyRetentionSeconds: opts.historyRetentionSeconds !== undefined ? String(opts.historyRetentionSeconds) : undefined,
+      historyMaxPerStream: opts.historyMaxPerStream !== undefined ? String(opts.historyMaxPerStream) : undefined,
     };
+    for (const [k, v] of Object.entries(opts.tunables ?? {}) as Array<[EnvSetting, string]>) values[k] ??= v;
     const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint, AWS_ENDPOINT_URL_SSM: ssm.endpoint };
     for (const h of HANDLER_NAMES) {
       const readable = (line: unknown) => (opts.onHandlerLine?.(h, String(line)), readableHandlerLine(h, String(line)));
-      functions[h] = await loadFunction(h, {
+      const fn = await loadFunction(h, {
         functionName: names.fn(h),
         bundleDir: opts.bundleDir,
         env: { ...runtimeEnv, ...functionEnvironment(h, values) },
         region,
-        timeoutMs: settings.functions[h].timeoutSeconds * 1000,
+        timeoutMs: (opts.timeoutSeconds?.[h] ?? settings.functions[h].timeoutSeconds) * 1000,
         memoryMb: settings.functions[h].memoryMb,
         logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
+      functions[h] = { ...fn, invoke: usage.meterInvoke(h, fn.config.memoryMb, fn.invoke) };
     }
 
     const poller = startPoller({
@@ -223,6 +247,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       routes,
       poller,
       restartGateway,
+      usage,
       close,
     };
   } catch (err) {

@@ -59,9 +59,11 @@ export async function runDeploy(ctx: CliContext, flags: DeployFlags, deps: Deplo
   const aws =
     deps.aws ?? (await createAws({ region: cfg.region.value, endpoint, credentials: await ctx.credentials(), verb: 'Deploy' }));
   try {
+    const { stageTunables } = await import('../../config/resolve.js');
     const result = await deploy(aws, {
       names: cfg.names,
       settings,
+      tunables: stageTunables(cfg),
       dryRun: flags.dryRun,
       build: flags.build,
       bundleDir: deps.bundleDir,

@@ -9,6 +9,7 @@ import { register as secret } from './secret.js';
 import { register as logs } from './logs.js';
 import { register as publish } from './publish.js';
 import { register as listen } from './listen.js';
+import { register as history } from './history.js';
 import { register as completion } from './completion.js';
 import { register as connections } from './connections.js';
 import { register as pruneStale } from './prune-stale.js';
@@ -17,4 +18,4 @@ import { register as dlq } from './dlq.js';
 import { register as status } from './status.js';
 import { register as bench } from './bench.js';
 
-export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, secret, publish, listen, logs, completion, status, connections, disconnect, pruneStale, dlq, bench];
+export const COMMANDS: Register[] = [dev, deploy, destroy, config, token, secret, publish, listen, history, logs, completion, status, connections, disconnect, pruneStale, dlq, bench];

@@ -115,7 +115,7 @@ export const register: Register = (program, action) => {
   program
     .command('logs')
     .description("the handlers' log lines, merged in time order (CloudWatch Logs for a deployed stage, the running hermes dev for local)")
-    .option('--function <name>', 'one handler only: authorizer, connect, disconnect, send-message or default')
+    .option('--function <name>', 'one handler only (authorizer, connect, send-message, …)')
     .option('--since <duration>', 'how far back, e.g. 30s, 10m, 2h (default 10m)')
     .option('-f, --follow', 'keep printing new lines until interrupted')
     .addHelpText('after', '\nExamples:\n  hermes logs --since 1m\n  hermes logs --stage prod --function send-message --follow --json\n')
