@@ -8,7 +8,7 @@
 //   node scripts/bench-cold-start.mjs [--runs 15] [--json]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,7 +27,8 @@ const build = spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs'),
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const dir = path.join(root, 'dist/lambdas');
-const handlers = ['authorizer', 'connect', 'disconnect', 'send-message', 'default'];
+// Every bundle the build made (one per function of the stage definition).
+const handlers = readdirSync(dir).filter((d) => existsSync(path.join(dir, d, 'index.mjs'))).sort();
 // Deploy's zip, made as src/deploy/bundle.ts makes it (fixed mtime, one entry), so its size is the uploaded size.
 const { default: yazl } = await import('yazl');
 const zipOf = (code) =>
