@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import { DescribeTableCommand, CreateTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bindPort, closeServer } from './bind.js';
+import { fixDynaliteStreams } from './dynalite-streams.js';
 import { tableDefinitions } from '../stack/tables.js';
 import type { ResourceNames } from '../stack/names.js';
 
@@ -22,6 +23,7 @@ export interface LocalDynamo {
 }
 
 export async function startDynamo(opts: { host: string; port: number; path?: string }): Promise<LocalDynamo> {
+  fixDynaliteStreams();
   const dynalite = require('dynalite') as (o: object) => Server;
   const server = dynalite({ path: opts.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const port = await bindPort(server, opts.port, opts.host, 'DynamoDB', '--dynamodb-port');
