@@ -13,7 +13,27 @@ import { QUEUES, QUEUE_ORDER, sqsAttributes, type QueueDefinition, type QueueKey
 export interface LocalSqs {
   endpoint: string;
   port: number;
+  /**
+   * Calls `listener` after every request that may have made a message receivable (SendMessage,
+   * SendMessageBatch, a visibility change, a redrive; any query-protocol request, whose action
+   * is in a body we do not read). The server runs in this process, so the event source's
+   * pollers can rest while the queue is empty and still start at once. Returns the unsubscribe.
+   */
+  onMessagesAvailable(listener: () => void): () => void;
   close(): Promise<void>;
+}
+
+/** JSON-protocol actions (x-amz-target `AmazonSQS.<action>`) that cannot make a message receivable. */
+const QUIET_ACTIONS = new Set([
+  'ReceiveMessage', 'DeleteMessage', 'DeleteMessageBatch', 'GetQueueAttributes', 'GetQueueUrl', 'ListQueues',
+  'ListQueueTags', 'ListDeadLetterSourceQueues', 'ListMessageMoveTasks', 'CreateQueue', 'SetQueueAttributes',
+  'TagQueue', 'UntagQueue', 'AddPermission', 'RemovePermission', 'PurgeQueue', 'DeleteQueue',
+]);
+
+function mayMakeMessagesAvailable(req: IncomingMessage): boolean {
+  const target = req.headers['x-amz-target'];
+  if (typeof target !== 'string') return true;
+  return !QUIET_ACTIONS.has(target.slice(target.lastIndexOf('.') + 1));
 }
 
 export async function startSqs(opts: { host: string; port: number; region: string }): Promise<LocalSqs> {
@@ -22,7 +42,13 @@ export async function startSqs(opts: { host: string; port: number; region: strin
   // We own the server so a busy port is reported like the others'; the handler is made after
   // listening because queue URLs embed the port, which is only known then when port is 0.
   let handle: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  const listeners = new Set<() => void>();
   const server: Server = createServer((req, res) => {
+    if (listeners.size && mayMakeMessagesAvailable(req)) {
+      res.once('finish', () => {
+        for (const l of listeners) l();
+      });
+    }
     handle!(req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -36,7 +62,15 @@ export async function startSqs(opts: { host: string; port: number; region: strin
     emulateQueueCreationLifecycle: false,
     validateDlqDestination: true,
   }).requestHandler;
-  return { endpoint: `http://${opts.host}:${port}`, port, close: () => closeServer(server) };
+  return {
+    endpoint: `http://${opts.host}:${port}`,
+    port,
+    onMessagesAvailable(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => closeServer(server),
+  };
 }
 
 export interface StageQueues {

@@ -179,6 +179,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       batchSize: opts.batchSize ?? EVENT_SOURCE.batchSize,
       concurrency: opts.pollers,
       reportBatchItemFailures: EVENT_SOURCE.reportBatchItemFailures,
+      wake: (listener) => sqsServer.onMessagesAvailable(listener),
       logger,
     });
     // Stop polling before the servers go, so no batch is cut in half.
