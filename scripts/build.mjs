@@ -67,7 +67,8 @@ async function main() {
 
   const cli = build({
     absWorkingDir: root,
-    entryPoints: { cli: 'src/cli/main.ts' },
+    // The local Lambda instance (src/local/lambda-runtime.ts starts it as a worker thread by file).
+    entryPoints: { cli: 'src/cli/main.ts', 'local/lambda-worker': 'src/local/lambda-worker.ts' },
     outdir: 'dist',
     outExtension: { '.js': '.mjs' },
     bundle: true,
