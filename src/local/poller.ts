@@ -37,7 +37,8 @@ export interface PollerOptions {
 export interface Poller {
   /** What it was configured with, as ListEventSourceMappings would report it. */
   settings: { batchSize: number; reportBatchItemFailures: boolean };
-  stop(): Promise<void>;
+  /** Stops receiving; waits up to `graceMs` (default: without bound) for the batches under way. */
+  stop(graceMs?: number): Promise<void>;
   stats(): { batches: number; records: number; failedRecords: number; errors: number; receives: number };
 }
 
@@ -165,7 +166,9 @@ export function startPoller(opts: PollerOptions): Poller {
         ok = succeededRecords(records, response, report);
       } catch (err) {
         stats.errors++;
-        opts.logger.error(`${opts.fn.name}: invocation failed, the batch of ${records.length} returns after the visibility timeout: ${(err as Error).message}`);
+        const message = `${opts.fn.name}: invocation failed, the batch of ${records.length} returns after the visibility timeout: ${(err as Error).message}`;
+        if (stopping) opts.logger.info(message);
+        else opts.logger.error(message);
       }
       stats.failedRecords += records.length - ok.length;
       if (ok.length) {
@@ -189,12 +192,19 @@ export function startPoller(opts: PollerOptions): Poller {
   const loops = Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, loop);
   return {
     settings: { batchSize, reportBatchItemFailures: report },
-    async stop() {
+    async stop(graceMs) {
       stopping = true;
       unsubscribe?.();
       abort.abort();
       wakeAll();
-      await Promise.allSettled(loops);
+      const all = Promise.allSettled(loops);
+      if (graceMs === undefined) {
+        await all;
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
     },
     stats: () => ({ ...stats }),
   };

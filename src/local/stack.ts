@@ -12,7 +12,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamo, ensureTables, type LocalDynamo } from './dynamodb.js';
 import { startSqs, ensureQueues, type LocalSqs, type StageQueues } from './sqs.js';
-import { loadFunction, type LocalFunction } from './lambda-runtime.js';
+import { DEFAULT_CONCURRENCY, loadFunction, type LocalFunction } from './lambda-runtime.js';
 import { readableHandlerLine } from './handler-log-lines.js';
 import { startPoller, type Poller } from './poller.js';
 import { startGateway, type Gateway } from './gateway.js';
@@ -78,6 +78,12 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
+/** How long shutdown waits for invocations under way before it ends them (bounded drain). */
+const SHUTDOWN_GRACE_MS = 5000;
+
+/** Parallel pollers of the event source mapping, as Lambda starts with a few. */
+const EVENT_SOURCE_POLLERS = 2;
+
 const silent: LineLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
@@ -94,6 +100,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   try {
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+    const pollers = Math.max(1, opts.pollers ?? EVENT_SOURCE_POLLERS);
     const dynamo: LocalDynamo = await startDynamo({
       host,
       port: opts.ports?.dynamodb ?? DEFAULT_PORTS.dynamodb,
@@ -118,7 +125,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // The gateway needs the functions and the functions need the gateway's port (for
     // @connections), so routes call through this table, filled right after the gateway starts.
     const functions = {} as Record<HandlerName, LocalFunction>;
-    const via = (h: HandlerName) => (event: unknown) => functions[h].invoke(event);
+    // Closed after the gateway (its last $disconnects need them), before the tables go.
+    cleanups.push(async () => {
+      await Promise.all(Object.values(functions).map((f) => f.close(SHUTDOWN_GRACE_MS)));
+    });
+    const via = (h: HandlerName) => (event: unknown, o?: { signal?: AbortSignal }) => functions[h].invoke(event, o);
     const routes: Record<string, HandlerName> = Object.fromEntries(ROUTES.map((r) => [r.routeKey, r.handler]));
     const gatewayOptions = (port: number, apiId?: string) => ({
       host,
@@ -166,24 +177,31 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         region,
         timeoutMs: FUNCTIONS[h].timeoutSeconds * 1000,
         memoryMb: FUNCTIONS[h].memoryMb,
+        // Each poller's batch is one invocation, as Lambda scales the function with the pollers.
+        concurrency: h === EVENT_SOURCE.handler ? Math.max(DEFAULT_CONCURRENCY, pollers) : undefined,
         logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
     }
 
     const poller = startPoller({
+      concurrency: pollers,
       sqs,
       queueUrl: queues.queueUrl,
       queueArn: queues.queueArn,
       region,
       fn: functions[EVENT_SOURCE.handler],
       batchSize: opts.batchSize ?? EVENT_SOURCE.batchSize,
-      concurrency: opts.pollers,
       reportBatchItemFailures: EVENT_SOURCE.reportBatchItemFailures,
       wake: (listener) => sqsServer.onMessagesAvailable(listener),
       logger,
     });
-    // Stop polling before the servers go, so no batch is cut in half.
-    cleanups.push(() => poller.stop());
+    // Shutdown, first step: stop taking work on both doors at once. The gateway refuses new
+    // handshakes, closes every socket and runs $disconnect while the tables are still up; the
+    // poller stops receiving and lets a batch in flight finish (its posts now get 410s, so it
+    // ends quickly). Then the functions, then the servers (the cleanups above, in reverse).
+    cleanups.push(async () => {
+      await Promise.all([poller.stop(SHUTDOWN_GRACE_MS), gateway.close()]);
+    });
 
     return {
       stage,
