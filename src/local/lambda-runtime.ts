@@ -210,7 +210,9 @@ class FunctionPool implements LocalFunction {
 
   private spawn(): Instance {
     const data: WorkerData = { file: this.file, env: this.opts.env };
-    const worker = new Worker(WORKER_FILE, { workerData: data });
+    // A worker thread gets a 4 MB stack by default; a Lambda function runs on Node's main
+    // thread with about 1 MB, so recursion that overflows on AWS must overflow here too.
+    const worker = new Worker(WORKER_FILE, { workerData: data, resourceLimits: { stackSizeMb: 1 } });
     const instance = new Instance(
       worker,
       (i, reply) => this.onReply(i, reply),
