@@ -36,8 +36,12 @@ async function dev(ctx: CliContext, opts: DevOptions) {
   const batchSize = opts.batchSize ? parseIntFlag('--batch-size', opts.batchSize, 1, 10) : undefined;
   const stateDir = cfg.stateDir.value;
 
-  state.assertNotRunning(stateDir, 'local');
+  const stale = await state.assertNotRunning(stateDir, 'local');
+  if (stale) ctx.warn(stale);
   records.protectStateDir(stateDir);
+  // Files the stack creates from now on (LevelDB's tables, the queues) are the owner's alone.
+  process.umask(0o077);
+  state.privateStateDir(stateDir);
   const started = Date.now();
   const stamp = () => ctx.c.dim(new Date().toISOString().slice(11, 23));
   const say = (line: string) => ctx.info(`${stamp()} ${line}`);
