@@ -272,11 +272,11 @@ class LocalGateway implements Gateway {
     };
     return {
       isOpen: (id) => live(id) !== undefined,
-      post: (id, data): PostOutcome => {
+      post: (id, data, binary): PostOutcome => {
         const conn = live(id);
         if (!conn) return 'gone';
         if (conn.bufferedAmount > MAX_BUFFERED_BYTES) return 'throttled';
-        conn.send(data);
+        conn.send(data, binary);
         return 'delivered';
       },
       describe: (id) => {
