@@ -126,6 +126,33 @@ describe('hermes listen', () => {
     expect(stderr).not.toMatch(/^\s+at /m);
   });
 
+  it('tells a restart of an in-memory stack from a revocation', async () => {
+    const { startTestStack } = await import('./helpers/stack.js');
+    const { writeStageRecord } = await import('../src/config/stage-record.js');
+    const { localStageRecord } = await import('../src/local/state.js');
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-restart-'));
+    const first = await startTestStack();
+    let second: Awaited<ReturnType<typeof startTestStack>> | undefined;
+    try {
+      writeStageRecord(stateDir, localStageRecord(first, { ephemeral: true }));
+      const run = (await import('./helpers/cli.js')).startCli(['--state-dir', stateDir, 'listen', '--room', 'restart-room'], { env: s.env });
+      await run.waitFor('stderr', 'listening to room');
+      const port = first.gateway.port;
+      await first.close();
+      // `hermes dev --ephemeral` again on the same port: a new key, empty tables.
+      second = await startTestStack({ ports: { gateway: port, dynamodb: 0, sqs: 0 } });
+      writeStageRecord(stateDir, localStageRecord(second, { ephemeral: true }));
+      const { code, stderr } = await run.done;
+      expect(code).toBe(1);
+      expect(stderr).toContain('the local stack restarted');
+      expect(stderr).toContain('it was not revoked');
+      expect(stderr).not.toContain('has been revoked');
+    } finally {
+      await second?.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 1 at once when a given token is refused from the start', async () => {
     const t = await issueToken(
       { ddb: s.stack.ddb, table: s.stack.names.tokensTable, secret: s.stack.jwtSecret, bcryptCost: 4, now: () => Date.now() - 3 * 3600_000 },
