@@ -253,17 +253,20 @@ describe('with no stack running', () => {
       ]) {
         const r = await cli(['--state-dir', empty, '--json', ...argv]);
         expect(r.code, argv.join(' ')).toBe(1);
-        expect(r.stdout, argv.join(' ')).toBe('');
+        expect(JSON.parse(r.stdout), argv.join(' ')).toEqual({
+          error: { code: 'stack_not_running', message: expect.stringMatching(/^No local stack is running/), hint: expect.stringMatching(/hermes dev/) },
+        });
         expect(oneErrorLine(r.stderr)).toMatch(/No local stack is running/);
         expect(r.stderr).toMatch(/hermes dev/);
       }
       const s = await cli(['--state-dir', empty, 'status']);
       expect(s.code).toBe(1);
-      expect(s.stdout.trim().split('\n')).toHaveLength(1);
-      expect(s.stdout).toMatch(/No local stack is running.*hermes dev/);
+      expect(s.stdout).toBe('');
+      expect(oneErrorLine(s.stderr)).toMatch(/No local stack is running/);
+      expect(s.stderr).toMatch(/Start it with `hermes dev`/);
       const sj = await cli(['--state-dir', empty, '--json', 'status']);
       expect(sj.code).toBe(1);
-      expect(JSON.parse(sj.stdout)).toMatchObject({ stage: 'local', running: false });
+      expect(JSON.parse(sj.stdout)).toMatchObject({ error: { code: 'stack_not_running', message: expect.stringMatching(/No local stack is running/) } });
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
@@ -276,7 +279,7 @@ describe('with no stack running', () => {
       writeStageRecord(dir, { stage: 'local', endpoints: stack.endpoints, queueUrl: stack.queues.queueUrl, dlqUrl: stack.queues.dlqUrl, pid: dead });
       const s = await cli(['--state-dir', dir, 'status']);
       expect(s.code).toBe(1);
-      expect(s.stdout).toMatch(new RegExp(`not running \\(its process ${dead} has exited\\)`));
+      expect(s.stderr).toMatch(new RegExp(`not running \\(its process ${dead} has exited\\)`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -79,6 +79,8 @@ export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal, 
   };
   const getConfig = () => (config ??= resolveConfig(opts, io.env, io.cwd));
   const interactive = Boolean(io.stdin.isTTY) && io.isTTY && !io.env.CI;
+  // Prompts are for the person at the keyboard: on stderr, so stdout stays the command's data.
+  const promptContext = { signal, input: io.stdin, output: io.stderr };
 
   const credentials = memo(async () => {
     const cfg = getConfig();
@@ -153,7 +155,7 @@ export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal, 
         throw new UsageError(`Missing required option ${flag}.`, { hint: `Pass ${flag} <value>.` });
       }
       const { input } = await import('@inquirer/prompts');
-      return input({ message, validate: validate ?? ((v) => (v.trim() ? true : `${flag} must not be empty`)) }, { signal });
+      return input({ message, validate: validate ?? ((v) => (v.trim() ? true : `${flag} must not be empty`)) }, promptContext);
     },
     async confirm(what) {
       if (opts.yes) return;
@@ -161,7 +163,7 @@ export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal, 
         throw new UsageError(`Refusing to ${what} without confirmation.`, { hint: 'Pass --yes to confirm when no one is at the keyboard.' });
       }
       const { confirm } = await import('@inquirer/prompts');
-      const ok = await confirm({ message: `${what}?`, default: false }, { signal });
+      const ok = await confirm({ message: `${what}?`, default: false }, promptContext);
       if (!ok) throw new UsageError('Cancelled.', { hint: `Nothing was changed.` });
     },
     signal,

@@ -9,8 +9,12 @@ import { makeAction, type RunnerState } from './runner.js';
 import { COMMANDS } from './commands/index.js';
 import { VERSION } from './version.js';
 
+interface Output {
+  writeOut(s: string): void;
+  writeErr(s: string): void;
+}
 
-export function buildProgram(state: RunnerState): Command {
+export function buildProgram(state: RunnerState, output: Output): Command {
   const program = new Command('hermes')
     .description('Deploy, operate and run locally a serverless WebSocket notification service on AWS.')
     .version(VERSION, '-v, --version')
@@ -21,36 +25,62 @@ export function buildProgram(state: RunnerState): Command {
     .addOption(new Option('--state-dir <dir>', 'where the local stack and deployed stages are recorded (default: .hermes)'))
     .option('--json', 'print only JSON on stdout')
     .option('--debug', 'show stack traces and AWS request details on errors')
+    // Inherited by every command registered below: `hermes publish --help` lists --stage, --json…
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({
-      writeOut: (s) => void state.io.stdout.write(s),
-      writeErr: (s) => void state.io.stderr.write(s),
-    })
+    .configureOutput(output)
     .exitOverride();
   const action = (run: Parameters<typeof makeAction>[1]) => makeAction(state, run);
   for (const register of COMMANDS) register(program, action);
+  // Commander's exitOverride and output apply per command; give them to every subcommand.
+  const propagate = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput(output);
+    cmd.commands.forEach(propagate);
+  };
+  program.commands.forEach(propagate);
   return program;
+}
+
+/** --json anywhere before a `--` that ends the options (commander accepts it at any level). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
 /** Run the CLI with the given arguments and streams; resolves to the exit code. */
 export async function runCli(argv: string[], io: Io, signal: AbortSignal = new AbortController().signal): Promise<number> {
   const state: RunnerState = { io, signal, exitCode: 0 };
-  const program = buildProgram(state);
-  // Commander's own exitOverride applies per command; propagate it to all subcommands.
-  const propagate = (cmd: Command) => {
-    cmd.exitOverride();
-    cmd.configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });
-    cmd.commands.forEach(propagate);
+  const json = wantsJson(argv);
+  // With --json, help and usage text are for a person: they go to stderr, kept until we know
+  // whether commander printed the version, which is then reported as JSON instead.
+  let held = '';
+  const output: Output = {
+    writeOut: (s) => void (json ? (held += s) : io.stdout.write(s)),
+    writeErr: (s) => void io.stderr.write(s),
   };
-  program.commands.forEach(propagate);
+  const program = buildProgram(state, output);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
+      if (json && err.code === 'commander.version') {
+        io.stdout.write(`${JSON.stringify({ version: VERSION })}\n`);
+      } else if (held) {
+        io.stderr.write(held);
+      }
       // --help and --version exit 0; any parse error is a usage error (2).
-      return err.exitCode === 0 ? 0 : 2;
+      if (err.exitCode === 0) return 0;
+      if (json) {
+        // A command group run without its subcommand shows its help (on stderr) and fails.
+        const message = err.code === 'commander.help' ? 'A subcommand is required.' : err.message.replace(/^error: /, '');
+        const error = { code: 'usage', message: message.charAt(0).toUpperCase() + message.slice(1), hint: 'Run with --help for usage.' };
+        io.stdout.write(`${JSON.stringify({ error })}\n`);
+      }
+      return 2;
     }
     throw err;
   }
+  if (held) io.stderr.write(held);
   return state.exitCode;
 }

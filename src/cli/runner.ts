@@ -2,10 +2,15 @@
  * Glue between commander and a command's `run`: build the context, run, print the result
  * (JSON on stdout with --json, human text otherwise), and turn errors into exit codes. Only
  * main.ts exits the process.
+ *
+ * With --json, stdout carries only JSON: the result as one document, or, for the verbs that
+ * stream (dev, listen), one compact object per line that they print themselves; a failure is
+ * one compact `{"error": {...}}` line (so it ends a stream as valid NDJSON too) while the human
+ * text of the error still goes to stderr.
  */
 import type { Command } from 'commander';
 import { colorsFor, createContext, type CliContext, type GlobalOptions, type Io } from './context.js';
-import { formatError } from './errors.js';
+import { errorJson, formatError } from './errors.js';
 
 export interface CommandResult {
   /** What --json prints. */
@@ -46,6 +51,7 @@ export function makeAction(state: RunnerState, run: (ctx: CliContext, args: unkn
       }
       const { text, exitCode } = formatError(err, Boolean(opts.debug), ctx.c);
       state.io.stderr.write(`${text}\n`);
+      if (ctx.json) ctx.out(JSON.stringify(errorJson(err, Boolean(opts.debug))));
       state.exitCode = exitCode;
     }
   };

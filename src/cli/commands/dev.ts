@@ -114,7 +114,9 @@ async function dev(ctx: CliContext, opts: DevOptions) {
   await stack.close();
   records.removeStageRecord(stateDir, 'local', process.pid);
   say('stopped.');
-  return { data: { status: 'stopped' }, exitCode: 0 };
+  // A stream's last line, compact like the ready line (NDJSON), not the runner's pretty result.
+  if (ctx.json) ctx.out(JSON.stringify({ status: 'stopped' }));
+  return { exitCode: 0 };
 }
 
 export const register: Register = (program, action) => {

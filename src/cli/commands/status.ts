@@ -1,6 +1,6 @@
 /**
  * `hermes status`: one screen on a stage: where it runs, how deep its queues are, who is
- * connected, how many tokens are live. When nothing runs there: one line and exit 1.
+ * connected, how many tokens are live. When nothing runs there: an error saying so, exit 1.
  */
 import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
@@ -18,17 +18,15 @@ async function status(ctx: CliContext) {
   const cfg = ctx.config();
   const stage = cfg.stage.value;
   const region = cfg.region.value;
-  const notRunning = (reason: string, hint: string) => ({
-    data: { stage, region, running: false, reason },
-    text: `${reason} ${hint}`,
-    exitCode: 1,
-  });
+  // Nothing running there is a failure like any other: the reason on stderr (an error object
+  // on stdout with --json) and exit 1.
+  const notRunning = (reason: string, hint: string) => new StackNotRunningError(reason, { hint });
   const startHint = stage === 'local' ? 'Start it with `hermes dev`.' : `Deploy it with \`hermes deploy --stage ${stage}\`.`;
 
   const record = readStageRecord(cfg.stateDir.value, stage);
   if (record?.pid !== undefined) {
     const { isAlive } = await import('../../local/state.js');
-    if (!isAlive(record.pid)) return notRunning(`The ${stage === 'local' ? 'local stack' : `stage "${stage}"`} is not running (its process ${record.pid} has exited).`, startHint);
+    if (!isAlive(record.pid)) throw notRunning(`The ${stage === 'local' ? 'local stack' : `stage "${stage}"`} is not running (its process ${record.pid} has exited).`, startHint);
   }
 
   let gathered;
@@ -44,10 +42,10 @@ async function status(ctx: CliContext) {
     ]);
     gathered = { queueUrl, dlqUrl, queue, deadLetters, rows, liveTokens: tokens.length };
   } catch (err) {
-    if (err instanceof StackNotRunningError) return notRunning(err.message, startHint);
+    if (err instanceof StackNotRunningError) throw notRunning(err.message, startHint);
     // A stack whose record outlived it: its endpoints refuse connections.
     const code = unreachableCode(err);
-    if (code) return notRunning(`The ${stage === 'local' ? 'local stack' : `stage "${stage}"`} does not answer (${code}).`, startHint);
+    if (code) throw notRunning(`The ${stage === 'local' ? 'local stack' : `stage "${stage}"`} does not answer (${code}).`, startHint);
     throw err;
   }
 
