@@ -8,6 +8,7 @@ import { SendMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '
 import type { SQSEvent } from 'aws-lambda';
 import { startSqs, ensureQueues, type LocalSqs, type StageQueues } from '../src/local/sqs.js';
 import { startPoller, succeededRecords } from '../src/local/poller.js';
+import { toDeadLetter } from '../src/core/dlq.js';
 import { createSqsClient } from '../src/core/clients.js';
 import { resourceNames } from '../src/stack/names.js';
 import { eventually } from './helpers/ws.js';
@@ -34,7 +35,7 @@ async function sendBodies(url: string, bodies: string[]) {
 }
 
 async function drain(url: string) {
-  const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
+  const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'], AttributeNames: ['All'] }));
   return res.Messages ?? [];
 }
 
@@ -106,6 +107,8 @@ describe('event source poller on local SQS', () => {
       }, 20_000, 'dead letter');
       expect(dead[0].Body).toBe('poison');
       expect(counts).toEqual(['1', '2', '3']);
+      // SQS marks what its redrive moved, which `hermes dlq list` relies on.
+      expect(toDeadLetter(dead[0], 3)).toMatchObject({ origin: 'redrive', reason: `exceeded maxReceiveCount (3 receives) on ${resourceNames('poison').queueName('messages')}` });
     } finally {
       await poller.stop();
     }
