@@ -7,6 +7,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-s
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import { bindPort, closeServer } from './bind.js';
+import { persistQueues, type QueuePersistence, type SqsServiceLike } from './sqs-persistence.js';
 import type { ResourceNames } from '../stack/names.js';
 import { QUEUES, QUEUE_ORDER, sqsAttributes, type QueueDefinition, type QueueKey } from '../stack/definition.js';
 
@@ -20,6 +21,12 @@ export interface LocalSqs {
    * pollers can rest while the queue is empty and still start at once. Returns the unsubscribe.
    */
   onMessagesAvailable(listener: () => void): () => void;
+  /**
+   * With `persistFile`: puts the messages saved there back into the queues that exist now
+   * (call it after ensureQueues); returns how many. Without it: 0.
+   */
+  restoreQueues(): number;
+  /** Stops taking requests; with `persistFile`, saves the queues one last time. */
   close(): Promise<void>;
 }
 
@@ -36,7 +43,14 @@ function mayMakeMessagesAvailable(req: IncomingMessage): boolean {
   return !QUIET_ACTIONS.has(target.slice(target.lastIndexOf('.') + 1));
 }
 
-export async function startSqs(opts: { host: string; port: number; region: string }): Promise<LocalSqs> {
+export async function startSqs(opts: {
+  host: string;
+  port: number;
+  region: string;
+  /** Keep the queues' messages in this file across restarts (src/local/sqs-persistence.ts). */
+  persistFile?: string;
+  onError?: (message: string) => void;
+}): Promise<LocalSqs> {
   const { createRequestHandler } = await import('local-aws-sqs');
   const { createServer } = await import('node:http');
   // We own the server so a busy port is reported like the others'; the handler is made after
@@ -55,13 +69,17 @@ export async function startSqs(opts: { host: string; port: number; region: strin
     });
   });
   const port = await bindPort(server, opts.port, opts.host, 'SQS', '--sqs-port');
-  handle = createRequestHandler({
+  const created = createRequestHandler({
     region: opts.region,
     hostname: opts.host,
     port,
     emulateQueueCreationLifecycle: false,
     validateDlqDestination: true,
-  }).requestHandler;
+  });
+  handle = created.requestHandler;
+  const persistence: QueuePersistence | undefined = opts.persistFile
+    ? persistQueues(created.service as unknown as SqsServiceLike, opts.persistFile, opts.onError)
+    : undefined;
   return {
     endpoint: `http://${opts.host}:${port}`,
     port,
@@ -69,7 +87,11 @@ export async function startSqs(opts: { host: string; port: number; region: strin
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    close: () => closeServer(server),
+    restoreQueues: () => persistence?.restore() ?? 0,
+    async close() {
+      await closeServer(server);
+      persistence?.stop();
+    },
   };
 }
 

@@ -61,6 +61,8 @@ export interface LocalStack {
   names: ResourceNames;
   endpoints: Required<ServiceEndpoints>;
   queues: StageQueues;
+  /** Messages put back into the queues from the last run (persisted mode). */
+  restoredMessages: number;
   jwtSecret: string;
   gateway: Gateway;
   ddb: DynamoDBDocumentClient;
@@ -107,7 +109,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       path: opts.dataDir ? path.join(opts.dataDir, 'dynamodb') : undefined,
     });
     cleanups.push(() => dynamo.close());
-    const sqsServer: LocalSqs = await startSqs({ host, port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs, region });
+    const sqsServer: LocalSqs = await startSqs({
+      host,
+      port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs,
+      region,
+      // Persisted mode keeps the queues too, not only the tables.
+      persistFile: opts.dataDir ? path.join(opts.dataDir, 'sqs', 'queues.json') : undefined,
+      onError: (m) => logger.error(`local SQS: ${m}`),
+    });
     cleanups.push(() => sqsServer.close());
 
     const ddb = await createDocumentClient({ region, endpoint: dynamo.endpoint });
@@ -121,6 +130,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds,
       maxReceiveCount: opts.maxReceiveCount,
     });
+    const restoredMessages = sqsServer.restoreQueues();
+    if (restoredMessages) logger.info(`local SQS: ${restoredMessages} messages restored from the last run`);
 
     // The gateway needs the functions and the functions need the gateway's port (for
     // @connections), so routes call through this table, filled right after the gateway starts.
@@ -209,6 +220,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       names,
       endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint, management: gateway.managementEndpoint, websocket: gateway.url },
       queues,
+      restoredMessages,
       jwtSecret,
       get gateway() {
         return gateway;

@@ -84,6 +84,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     demo: `http://${host}:${stack.gateway.port}/`,
     stateFile: recordFile,
     pid: process.pid,
+    restoredMessages: stack.restoredMessages,
     startupMs: Date.now() - started,
   };
   if (ctx.json) {
@@ -92,7 +93,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     const c = ctx.c;
     ctx.out(
       [
-        `${c.green('hermes dev')} is ready in ${ready.startupMs} ms (${opts.ephemeral ? 'in memory' : `data in ${path.relative(ctx.io.cwd, stateDir) || stateDir}`})`,
+        `${c.green('hermes dev')} is ready in ${ready.startupMs} ms (${opts.ephemeral ? 'in memory' : `data in ${path.relative(ctx.io.cwd, stateDir) || stateDir}`}${stack.restoredMessages ? `, ${stack.restoredMessages} queued messages restored` : ''})`,
         `  Demo page     ${c.cyan(ready.demo)}`,
         `  WebSocket     ${c.cyan(ready.websocket)}?token=…`,
         `  @connections  ${ready.management}`,
@@ -127,7 +128,7 @@ export const register: Register = (program, action) => {
     .option('--dynamodb-port <port>', `DynamoDB port (env HERMES_DYNAMODB_PORT, config dev.dynamodbPort; default ${DEFAULT_PORTS.dynamodb})`)
     .option('--sqs-port <port>', `SQS port (env HERMES_SQS_PORT, config dev.sqsPort; default ${DEFAULT_PORTS.sqs})`)
     .option('--host <host>', `address to listen on (env HERMES_HOST, config dev.host; default ${DEFAULT_HOST})`)
-    .option('--ephemeral', 'keep the tables in memory instead of under the state dir')
+    .option('--ephemeral', 'keep the tables and queues in memory instead of under the state dir')
     .option('--idle-timeout <duration>', 'close idle connections after this long (default 10m, as API Gateway)')
     .option('--max-lifetime <duration>', 'close every connection after this long (default 2h, as API Gateway)')
     .option('--batch-size <n>', 'SQS records per send-message invocation, 1-10 (default 10)')
