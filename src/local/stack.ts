@@ -53,6 +53,12 @@ export interface LocalStackOptions {
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   gatewayLog?: (line: string) => void;
+  /**
+   * The DynamoDB and @connections endpoints the functions are given, from the real ones: by
+   * default those. The fault suite (scripts/faults.mjs) puts a loopback proxy in between to cut
+   * or throttle them.
+   */
+  functionEndpoints?: (real: { dynamodb: string; management: string }) => Partial<{ dynamodb: string; management: string }>;
 }
 
 export interface LocalStack {
@@ -168,17 +174,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
     // Each function gets what its deployed twin gets (the definition's list for it, so the
     // secret goes to the authorizer alone), plus what the Lambda runtime would set.
+    const real = { dynamodb: dynamo.endpoint, management: gateway.managementEndpoint };
+    const reach = { ...real, ...opts.functionEndpoints?.(real) };
     const values: Partial<Record<EnvSetting, string>> = {
       ...nameSettings(names),
       jwtSecret,
       queueUrl: queues.queueUrl,
       dlqUrl: queues.dlqUrl,
-      managementEndpoint: gateway.managementEndpoint,
+      managementEndpoint: reach.management,
       fanoutConcurrency: opts.fanoutConcurrency ? String(opts.fanoutConcurrency) : undefined,
       shardSize: opts.shardSize !== undefined ? String(opts.shardSize) : undefined,
       connectGraceSeconds: opts.connectGraceSeconds !== undefined ? String(opts.connectGraceSeconds) : undefined,
     };
-    const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
+    const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: reach.dynamodb, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
     for (const h of HANDLER_NAMES) {
       const readable = (line: unknown) => readableHandlerLine(h, String(line));
       functions[h] = await loadFunction(h, {
