@@ -9,7 +9,13 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cli, startCli } from './helpers/cli.js';
-import { writeStageRecord } from '../src/config/stage-record.js';
+import { writeStageRecord, readStageRecord } from '../src/config/stage-record.js';
+import { createDocumentClient, createSqsClient } from '../src/core/clients.js';
+import { issueToken } from '../src/core/tokens.js';
+import { publish } from '../src/core/publish.js';
+import { listConnections } from '../src/core/connections.js';
+import { resourceNames } from '../src/stack/names.js';
+import { connect } from './helpers/ws.js';
 
 const dirs: string[] = [];
 const servers: Server[] = [];
@@ -90,5 +96,50 @@ describe('hermes dev and its state dir', () => {
       .map((e) => path.join(e.parentPath, e.name))
       .filter((d) => (statSync(d).mode & 0o077) !== 0);
     expect(dirsOpen).toEqual([]);
+  });
+
+  it('stops on Ctrl-C under load with exit 0, no error, and no connection row left behind', async () => {
+    const dir = stateDir();
+    const names = resourceNames('local');
+    const start = async () => {
+      const run = startCli(devArgs(dir), { timeoutMs: 60_000 });
+      await run.waitFor('stdout', '"status":"ready"', 40_000);
+      const ready = JSON.parse(run.stdout().split('\n')[0]);
+      const ddb = await createDocumentClient({ region: 'us-east-1', endpoint: ready.dynamodb });
+      return { run, ready, ddb };
+    };
+    const first = await start();
+    const secret = readStageRecord(dir, 'local')!.jwtSecret!;
+    const sqs = await createSqsClient({ region: 'us-east-1', endpoint: first.ready.sqs });
+    const clients = [];
+    for (let i = 0; i < 30; i++) {
+      const t = await issueToken({ ddb: first.ddb, table: names.tokensTable, secret, bcryptCost: 4 }, { userId: `u${i}`, roomId: `room-${i % 3}`, ttlSeconds: 600 });
+      clients.push(await connect(first.ready.websocket, t.token));
+    }
+    let flowing = true;
+    const flow = (async () => {
+      for (let k = 0; flowing && k < 2000; k++) {
+        await publish({ sqs, queueUrl: first.ready.queueUrl }, [0, 1, 2].map((r) => ({ room_id: `room-${r}`, data: k }))).catch(() => undefined);
+      }
+    })();
+    await clients[0].waitFor(3, 20_000);
+    first.run.interrupt();
+    const done = await first.run.done;
+    flowing = false;
+    await flow;
+    sqs.destroy();
+    first.ddb.destroy();
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).not.toMatch(/Database is closed|ECONNREFUSED|error/i);
+    expect((await Promise.all(clients.map((c) => c.closed))).every((c) => c.code === 1001)).toBe(true);
+
+    const second = await start();
+    try {
+      expect(await listConnections({ ddb: second.ddb, table: names.connectionsTable })).toEqual([]);
+    } finally {
+      second.ddb.destroy();
+      second.run.interrupt();
+      expect((await second.run.done).code).toBe(0);
+    }
   });
 });
