@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { bundleTs, REQUIRE_BANNER } from './lib/bundle-ts.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,23 +42,11 @@ if (args.help) {
   process.exit(0);
 }
 
-const banner = "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);";
+const banner = REQUIRE_BANNER;
 if (!existsSync(path.join(root, 'dist/lambdas/send-message/index.mjs'))) {
   execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet'], { stdio: 'inherit' });
 }
-await build({
-  absWorkingDir: root,
-  entryPoints: { suite: 'scripts/bench/suite.ts', server: 'scripts/bench/server.ts' },
-  outdir: out,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  banner: { js: banner },
-  logLevel: 'warning',
-});
+await bundleTs(root, { suite: 'scripts/bench/suite.ts', server: 'scripts/bench/server.ts' }, out);
 const { runSuite, SCENARIOS, machine, FUNCTIONS } = await import(pathToFileURL(path.join(out, 'suite.mjs')).href);
 const scenarios = args.only ? args.only.split(',').map((s) => s.trim()) : SCENARIOS.filter((s) => s !== 'tune');
 for (const s of scenarios) {

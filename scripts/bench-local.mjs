@@ -7,12 +7,12 @@
 //
 // The scenarios are TypeScript (scripts/reliability/), bundled here with esbuild like the
 // fan-out bench; `hermes dev` runs from bin/hermes (built by `npm run build`).
-import { build } from 'esbuild';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { importTs } from './lib/bundle-ts.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,21 +34,7 @@ for (const n of names) {
 }
 // `hermes dev` runs from dist: build it from the sources as they are now (a second or two).
 execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet', '--no-types'], { stdio: 'inherit' });
-const out = path.join(root, 'dist/bench-local');
-await build({
-  absWorkingDir: root,
-  entryPoints: { 'local-bench': 'scripts/reliability/local-bench.ts' },
-  outdir: out,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  banner: { js: "import { createRequire as __c } from 'node:module'; const require = __c(import.meta.url);" },
-  logLevel: 'warning',
-});
-const { run } = await import(pathToFileURL(path.join(out, 'local-bench.mjs')).href);
+const { run } = await importTs(root, 'local-bench', 'scripts/reliability/local-bench.ts', path.join(root, 'dist/bench-local'));
 if (args.out) writeFileSync(args.out, '');
 const print = (line) => {
   process.stdout.write(`${line}\n`);

@@ -6,12 +6,12 @@
 // `npm test` (it takes minutes). docs/reliability.md has its output and how to read it.
 //
 //   node scripts/faults.mjs [--only poison,crash-mid-batch,...] [--out results.txt]
-import { build } from 'esbuild';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { importTs } from './lib/bundle-ts.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,21 +19,7 @@ process.env.HERMES_ROOT = root;
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } } });
 // `hermes dev` runs from dist: build it from the sources as they are now (a second or two).
 execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet', '--no-types'], { stdio: 'inherit' });
-const outDir = path.join(root, 'dist/faults');
-await build({
-  absWorkingDir: root,
-  entryPoints: { faults: 'scripts/reliability/faults.ts' },
-  outdir: outDir,
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  banner: { js: "import { createRequire as __c } from 'node:module'; const require = __c(import.meta.url);" },
-  logLevel: 'warning',
-});
-const { runFaults, ALL } = await import(pathToFileURL(path.join(outDir, 'faults.mjs')).href);
+const { runFaults, ALL } = await importTs(root, 'faults', 'scripts/reliability/faults.ts', path.join(root, 'dist/faults'));
 if (args.help) {
   process.stdout.write(`usage: node scripts/faults.mjs [--only ${ALL.join(',')}] [--out FILE]\n`);
   process.exit(0);
