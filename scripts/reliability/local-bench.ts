@@ -178,7 +178,7 @@ export async function storm(out: Out, opts: { connects?: number; bcryptCost?: nu
     const cpu = dev.cpuSeconds() - cpu0;
     const lat = summarise(times);
     const rows = await connectionRows(dev);
-    out(`  opened ${opened.length}/${n} in ${wall.toFixed(1)} s (${(n / wall).toFixed(1)}/s); failures: ${statuses.size ? [...statuses].map(([k, v]) => `${v} × ${k}`).join(', ') : 'none'}`);
+    out(`  opened ${opened.length}/${n} in ${wall.toFixed(1)} s (${(opened.length / wall).toFixed(1)} handshakes/s); failures: ${statuses.size ? [...statuses].map(([k, v]) => `${v} × ${k}`).join(', ') : 'none'}`);
     out(`  handshake ms: p50 ${lat.p50}, p99 ${lat.p99}, max ${lat.max} (the gateway's integration timeout is 29,000; the client library waits 35,000)`);
     out(`  CPU of hermes dev during the storm: ${cpu.toFixed(1)} s (${(cpu / n * 1000).toFixed(0)} ms per connect), over ${wall.toFixed(1)} s of wall time`);
     out(`  connection rows: ${rows} (one per open socket: ${rows === opened.length ? 'yes' : 'NO'})`);

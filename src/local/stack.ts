@@ -1,8 +1,9 @@
 /**
  * The whole system on one machine: DynamoDB (dynalite), SQS (local-aws-sqs), the API Gateway
- * WebSocket + @connections emulator, and the Lambda bundles invoked in-process, wired from the
- * same stage definition `hermes deploy` reads (src/stack/definition.ts): routes, authorizer,
- * functions and their environment, queues, the event source. Used by `hermes dev` and by the
+ * WebSocket + @connections emulator, and the Lambda bundles run by worker-thread instances
+ * (lambda-runtime.ts), wired from the same stage definition `hermes deploy` reads
+ * (src/stack/definition.ts): routes, authorizer, functions and their environment, queues, the
+ * event source. Used by `hermes dev` and by the
  * integration tests.
  */
 import path from 'node:path';
