@@ -46,6 +46,15 @@ describe('local Lambda runtime', () => {
     expect(JSON.parse(lines[0].line)).toMatchObject({ message: 'echo' });
   });
 
+  it('warm() starts one instance ahead of the first invocation, which then runs on it', async () => {
+    const fn = await probe(5000, 2);
+    fn.warm();
+    fn.warm(); // one is enough
+    expect(fn.stats().instances).toBe(1);
+    await fn.invoke({ op: 'echo' });
+    expect(fn.stats()).toMatchObject({ instances: 1, running: 0 });
+  });
+
   it('keeps at most `concurrency` instances and queues the rest, each timed from its own start', async () => {
     // Six invocations of 600 ms on two instances take three rounds (about 1.8 s), longer than
     // the 1 s timeout: they all succeed because the queue wait does not count.

@@ -84,6 +84,8 @@ export interface GatewayOptions {
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   /** One line per connect, disconnect, routed message and error. */
   log?: (line: string) => void;
+  /** How long close() waits for the `$disconnect`s of the sockets it closed; default 10 s. */
+  disconnectWaitMs?: number;
 }
 
 export interface Gateway {
@@ -121,7 +123,9 @@ const MAX_MESSAGE_BYTES = 131072;
 /** Above this much unsent data a POST gets 429 "client side buffer full" (§4.1). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const CLOSE_HANDSHAKE_WAIT_MS = 1000;
-const DISCONNECT_WAIT_MS = 2000;
+/** A bound, not a pause: `$disconnect`s normally finish well within a second of the closes. */
+const DISCONNECT_WAIT_MS = 10_000;
+
 
 /** The error name of a Lambda timeout (src/local/lambda-runtime.ts, as the Lambda runtime names it). */
 const LAMBDA_TIMEOUT = 'Sandbox.Timedout';
@@ -486,7 +490,7 @@ class LocalGateway implements Gateway {
       for (const conn of conns) conn.terminate(); // clients that never answered the close frame
       await within(allClosed(), 200);
     }
-    await within(Promise.allSettled([...this.disconnects]), DISCONNECT_WAIT_MS);
+    await within(Promise.allSettled([...this.disconnects]), this.opts.disconnectWaitMs ?? DISCONNECT_WAIT_MS);
     this.stopped = true;
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections(); // keep-alive sockets of SDK clients

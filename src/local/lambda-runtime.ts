@@ -15,8 +15,8 @@
  *   instead of read from process.env, and its JSON log lines come back to the `logger` given
  *   here instead of stdout, so several stacks can share a process.
  *
- * Instances start on first use (a cold start) and stay warm; `close()` waits for the running
- * invocations (bounded) and ends them.
+ * Instances start on first use (a cold start), or one ahead of it with `warm()`, and stay warm;
+ * `close()` waits for the running invocations (bounded) and ends them.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -49,6 +49,8 @@ export interface LocalFunction {
   config: { timeoutMs: number; memoryMb: number; concurrency: number; env: Readonly<Env> };
   invoke(event: unknown, opts?: InvokeOptions): Promise<unknown>;
   stats(): { instances: number; running: number; queued: number; timedOut: number };
+  /** Starts one instance ahead of the first invocation (a provisioned instance), if none runs. */
+  warm(): void;
   /** Stops taking invocations, waits up to `graceMs` for the running ones, then ends every instance. */
   close(graceMs?: number): Promise<void>;
 }
@@ -171,6 +173,13 @@ class FunctionPool implements LocalFunction {
     let running = 0;
     for (const i of this.instances) if (i.running) running++;
     return { instances: this.instances.size, running, queued: this.queue.length, timedOut: this.timedOut };
+  }
+
+  warm(): void {
+    if (this.closed || this.instances.size > 0) return;
+    const instance = this.spawn();
+    instance.worker.unref();
+    this.idle.push(instance);
   }
 
   async close(graceMs = 5000): Promise<void> {

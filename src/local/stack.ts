@@ -203,6 +203,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       });
     }
 
+    // One warm instance each, so neither the first handshake nor the $disconnects of a shutdown
+    // wait for a worker thread to start.
+    for (const h of HANDLER_NAMES) functions[h].warm();
+
     const poller = startPoller({
       concurrency: pollers,
       sqs,
