@@ -10,12 +10,12 @@
 // it is bundled here with esbuild, like the CLI, and runs the Lambda bundles from dist/lambdas
 // (built by `npm run build`).
 import { build } from 'esbuild';
+import { nodeProgramOptions } from './build.mjs';
 import { existsSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { bundleTs, REQUIRE_BANNER } from './lib/bundle-ts.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,11 +42,10 @@ if (args.help) {
   process.exit(0);
 }
 
-const banner = REQUIRE_BANNER;
 if (!existsSync(path.join(root, 'dist/lambdas/send-message/index.mjs'))) {
   execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet'], { stdio: 'inherit' });
 }
-await bundleTs(root, { suite: 'scripts/bench/suite.ts', server: 'scripts/bench/server.ts' }, out);
+await build(nodeProgramOptions({ suite: 'scripts/bench/suite.ts', server: 'scripts/bench/server.ts' }, out));
 const { runSuite, SCENARIOS, machine, FUNCTIONS } = await import(pathToFileURL(path.join(out, 'suite.mjs')).href);
 const scenarios = args.only ? args.only.split(',').map((s) => s.trim()) : SCENARIOS.filter((s) => s !== 'tune');
 for (const s of scenarios) {
@@ -67,7 +66,7 @@ if (args.profile) {
     platform: 'node',
     target: 'node20',
     format: 'esm',
-    banner: { js: banner },
+    banner: nodeProgramOptions({}, out).banner,
     logLevel: 'warning',
   });
 }

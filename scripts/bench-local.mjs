@@ -9,10 +9,11 @@
 // fan-out bench; `hermes dev` runs from bin/hermes (built by `npm run build`).
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { importTs } from './lib/bundle-ts.mjs';
+import { build } from 'esbuild';
+import { nodeProgramOptions } from './build.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,7 +35,8 @@ for (const n of names) {
 }
 // `hermes dev` runs from dist: build it from the sources as they are now (a second or two).
 execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet', '--no-types'], { stdio: 'inherit' });
-const { run } = await importTs(root, 'local-bench', 'scripts/reliability/local-bench.ts', path.join(root, 'dist/bench-local'));
+await build(nodeProgramOptions({ 'local-bench': 'scripts/reliability/local-bench.ts' }, path.join(root, 'dist/bench-local')));
+const { run } = await import(pathToFileURL(path.join(root, 'dist/bench-local', 'local-bench.mjs')).href);
 if (args.out) writeFileSync(args.out, '');
 const print = (line) => {
   process.stdout.write(`${line}\n`);

@@ -8,10 +8,11 @@
 //   node scripts/faults.mjs [--only poison,crash-mid-batch,...] [--out results.txt]
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { importTs } from './lib/bundle-ts.mjs';
+import { build } from 'esbuild';
+import { nodeProgramOptions } from './build.mjs';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,7 +20,8 @@ process.env.HERMES_ROOT = root;
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', default: false } } });
 // `hermes dev` runs from dist: build it from the sources as they are now (a second or two).
 execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs'), '--quiet', '--no-types'], { stdio: 'inherit' });
-const { runFaults, ALL } = await importTs(root, 'faults', 'scripts/reliability/faults.ts', path.join(root, 'dist/faults'));
+await build(nodeProgramOptions({ 'faults': 'scripts/reliability/faults.ts' }, path.join(root, 'dist/faults')));
+const { runFaults, ALL } = await import(pathToFileURL(path.join(root, 'dist/faults', 'faults.mjs')).href);
 if (args.help) {
   process.stdout.write(`usage: node scripts/faults.mjs [--only ${ALL.join(',')}] [--out FILE]\n`);
   process.exit(0);

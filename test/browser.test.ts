@@ -1,7 +1,9 @@
 /**
  * The demo page that `hermes dev` serves, in a real browser (Debian's chromium driven by
  * playwright-core) against the real local stack: publishing with the `hermes` CLI, the send
- * box, a gateway restart and a revoked token. Each test saves a screenshot in test-results/.
+ * box, a gateway restart, a revoked token, and its layout at phone, tablet and desktop widths
+ * (joined on load, notifications never over a control). Each test saves a screenshot in
+ * test-results/.
  */
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -195,6 +197,51 @@ describe.skipIf(!hasChromium)('demo page in chromium', () => {
     await toast(page, 'success', 'Gateway is back').waitFor(WAIT);
     expect(await page.locator('#log').textContent()).toContain('closed 1001');
     await shot(page, 'gateway-restarted');
+  });
+
+  it('joins on load, switches room from its form, and never covers its own controls at 390, 768 and 1280 px', async () => {
+    const controls = ['#user', '#room', '#join-button', '#leave', '#send-type', '#send-text', '#send-button', '#clear-log'];
+    for (const width of [390, 768, 1280]) {
+      const context = await browser.newContext({ viewport: { width, height: 800 } });
+      contexts.push(context);
+      const page = await context.newPage();
+      page.on('pageerror', (err) => pageErrors.push(`${width}px: ${err.message}`));
+      // No user or room in the address: the page joins by itself, as a new user in "demo".
+      await page.goto(`${base}/`);
+      await page.locator('#state[data-state="open"]').waitFor(WAIT);
+      expect(await page.inputValue('#room')).toBe('demo');
+      expect(await page.inputValue('#user')).toMatch(/^user-[a-z0-9]+$/);
+      expect(await page.locator('#state-text').textContent()).toMatch(/^connected as user-\w+ in demo$/);
+
+      // The visible way to change room: the form.
+      const roomId = room(`layout-${width}`);
+      await page.fill('#room', roomId);
+      await page.click('#join-button');
+      await page.locator('#state-text', { hasText: `in ${roomId}` }).waitFor(WAIT);
+      expect(await page.locator('#publish-hint').textContent()).toBe(`hermes publish --room ${roomId} --type alert "Disk almost full"`);
+
+      // More notifications than the page shows at once.
+      for (let i = 1; i <= 7; i++) await sentinel(roomId, `notification ${i} of 7 at ${width}px`);
+      await toast(page, 'info', `notification 7 of 7 at ${width}px`).waitFor(WAIT);
+      await eventually(async () => (await page.locator('.toast').count()) === 5, 10_000, 'five notifications on screen');
+
+      for (const selector of controls) {
+        const control = page.locator(selector);
+        await control.scrollIntoViewIfNeeded();
+        const box = (await control.boundingBox())!;
+        const hit = await page.evaluate(
+          ({ selector, x, y }) => {
+            const el = document.elementFromPoint(x, y);
+            const target = document.querySelector(selector)!;
+            return el === target || target.contains(el) ? 'the control' : (el?.closest('.toast') ? 'a notification' : el?.outerHTML.slice(0, 80) ?? 'nothing');
+          },
+          { selector, x: box.x + box.width / 2, y: box.y + box.height / 2 },
+        );
+        expect(hit, `${selector} at ${width}px`).toBe('the control');
+      }
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot(page, `layout-${width}`);
+    }
   });
 
   it('a revoked token makes the page fetch a new one, reconnect and receive again', async () => {

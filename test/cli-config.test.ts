@@ -98,7 +98,7 @@ describe('hermes dev', () => {
     const busyPort = (busy.address() as { port: number }).port;
     try {
       const cwd = project({ dev: { port: busyPort, dynamodbPort: 0, sqsPort: busyPort, host: 'localhost' } });
-      const run = startCli(['dev', '--ephemeral', '--json', '--port', '0'], {
+      const run = startCli(['dev', '--ephemeral', '--no-watch', '--json', '--port', '0'], {
         cwd,
         env: { HERMES_SQS_PORT: '0', HERMES_HOST: '127.0.0.1' },
         timeoutMs: 45_000,

@@ -263,7 +263,7 @@ describe('with no stack running', () => {
       expect(s.code).toBe(1);
       expect(s.stdout).toBe('');
       expect(oneErrorLine(s.stderr)).toMatch(/No local stack is running/);
-      expect(s.stderr).toMatch(/Start it with `hermes dev`/);
+      expect(s.stderr).toMatch(/Start it with `npx hermes dev`/); // no hermes on the (empty) PATH
       const sj = await cli(['--state-dir', empty, '--json', 'status']);
       expect(sj.code).toBe(1);
       expect(JSON.parse(sj.stdout)).toMatchObject({ error: { code: 'stack_not_running', message: expect.stringMatching(/No local stack is running/) } });

@@ -5,7 +5,7 @@
  * timed-out invocation is cut off for good.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, rmSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,5 +119,28 @@ describe('local Lambda runtime', () => {
     await expect(running).resolves.toMatchObject({ slept: 200 });
     expect(await queued).toBeInstanceOf(LambdaClosedError);
     await expect(fn.invoke({ op: 'echo' })).rejects.toBeInstanceOf(LambdaClosedError);
+  });
+
+  it('reload() serves the new bundle to the next invocations, lets a running one finish on the old, and keeps the old when the new does not load', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hermes-reload-'));
+    try {
+      cpSync(bundleDir, dir, { recursive: true });
+      const file = path.join(dir, 'probe', 'index.mjs');
+      const original = readFileSync(file, 'utf8');
+      const fn = await loadFunction('probe' as HandlerName, { functionName: 'hermes-test-reload', bundleDir: dir, env: { PROBE: 'v1' }, logger, timeoutMs: 5000, region: 'us-east-1', concurrency: 2 });
+      opened.push(fn);
+      expect(await fn.invoke({ op: 'echo' })).toMatchObject({ env: 'v1' });
+      const running = fn.invoke({ op: 'sleep', ms: 400 });
+      writeFileSync(file, original.replace('env: env.PROBE', "env: 'v2'"));
+      await fn.reload('2');
+      expect(await fn.invoke({ op: 'echo' })).toMatchObject({ env: 'v2' });
+      await expect(running).resolves.toMatchObject({ slept: 400 });
+      writeFileSync(file, 'export function createHandler( {');
+      await expect(fn.reload('3')).rejects.toThrow(/version 3 of hermes-test-reload did not load/);
+      expect(await fn.invoke({ op: 'echo' })).toMatchObject({ env: 'v2' });
+      expect(fn.stats().instances).toBeLessThanOrEqual(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,10 +6,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import type { ClientOptions } from '../core/clients.js';
 import { resolveConfig, type HermesConfig, type ConfigFlags } from '../config/resolve.js';
-import { StackNotRunningError, UsageError } from '../core/errors.js';
+import { stageAccess, type StageAccess } from '../config/stage-access.js';
+import { UsageError } from '../core/errors.js';
 
 export interface GlobalOptions extends ConfigFlags {
   json?: boolean;
@@ -45,7 +44,7 @@ export interface CliContext {
   ddb(): Promise<DynamoDBDocumentClient>;
   sqs(): Promise<SQSClient>;
   management(): Promise<ApiGatewayManagementApiClient>;
-  credentials(): Promise<AwsCredentialIdentityProvider | undefined>;
+  credentials: StageAccess['credentials'];
   jwtSecret(): Promise<string>;
   /** Whether someone can answer a prompt. */
   interactive: boolean;
@@ -73,52 +72,13 @@ export async function colorsFor(opts: GlobalOptions, io: Io): Promise<Colors> {
 
 export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal, c: Colors = PLAIN): CliContext {
   let config: HermesConfig | undefined;
-  const memo = <T>(f: () => Promise<T>) => {
-    let p: Promise<T> | undefined;
-    return () => (p ??= f());
-  };
   const getConfig = () => (config ??= resolveConfig(opts, io.env, io.cwd));
   const interactive = Boolean(io.stdin.isTTY) && io.isTTY && !io.env.CI;
   // Prompts are for the person at the keyboard: on stderr, so stdout stays the command's data.
   const promptContext = { signal, input: io.stdin, output: io.stderr };
 
-  const credentials = memo(async () => {
-    const cfg = getConfig();
-    if (cfg.profile.source === 'flag' || cfg.profile.source === 'file') {
-      const { fromIni } = await import('@aws-sdk/credential-providers');
-      return fromIni({ profile: cfg.profile.value });
-    }
-    return undefined; // the SDK's default chain (env, AWS_PROFILE, SSO, instance role)
-  });
-
-  const stackHint = () => {
-    const cfg = getConfig();
-    return cfg.stage.value === 'local'
-      ? 'Start the local stack in another terminal with `hermes dev`, or pass --stage for a deployed stage.'
-      : `Deploy it with \`hermes deploy --stage ${cfg.stage.value}\`, or check --stage and --state-dir.`;
-  };
-  const need = (value: string | undefined, what: string): string => {
-    if (value) return value;
-    const cfg = getConfig();
-    throw new StackNotRunningError(
-      cfg.stage.value === 'local'
-        ? `No local stack is running (no ${what} recorded in ${cfg.stateDir.value}).`
-        : `Stage "${cfg.stage.value}" has no ${what} recorded: it was never deployed from here.`,
-      { hint: stackHint() },
-    );
-  };
-
-  /**
-   * A client for the stage's DynamoDB or SQS. The local stage must have its endpoint recorded
-   * (else: "start hermes dev"); a deployed stage without one talks to AWS itself.
-   */
-  const awsClient = <T>(service: 'dynamodb' | 'sqs', what: string, create: (o: ClientOptions) => Promise<T>) =>
-    memo(async () => {
-      const cfg = getConfig();
-      const endpoint = cfg.endpoints[service].value;
-      if (cfg.stage.value === 'local') need(endpoint, what);
-      return create({ region: cfg.region.value, endpoint, credentials: await credentials() });
-    });
+  // Credentials, clients, queue and key of the stage, found as a backend using the library finds them.
+  const stage = stageAccess(getConfig);
 
   const ctx: CliContext = {
     opts,
@@ -129,26 +89,12 @@ export function createContext(opts: GlobalOptions, io: Io, signal: AbortSignal, 
     info: (line) => void io.stderr.write(`${line}\n`),
     warn: (line) => void io.stderr.write(`${c.yellow('warning:')} ${line}\n`),
     config: getConfig,
-    requireQueue: () => ({ queueUrl: need(getConfig().queueUrl.value, 'queue URL') }),
-    ddb: awsClient('dynamodb', 'DynamoDB endpoint', async (o) => (await import('../core/clients.js')).createDocumentClient(o)),
-    sqs: awsClient('sqs', 'SQS endpoint', async (o) => (await import('../core/clients.js')).createSqsClient(o)),
-    management: memo(async () => {
-      const { createManagementClient } = await import('../core/clients.js');
-      const cfg = getConfig();
-      const endpoint = need(cfg.endpoints.management.value, '@connections endpoint');
-      return createManagementClient({ region: cfg.region.value, endpoint, credentials: await credentials() });
-    }),
-    credentials,
-    jwtSecret: memo(async () => {
-      const cfg = getConfig();
-      if (cfg.jwtSecret.value) return cfg.jwtSecret.value;
-      if (cfg.stage.value !== 'local') {
-        const { readDeployedSecret } = await import('./deployed-secret.js');
-        const secret = await readDeployedSecret(ctx);
-        if (secret) return secret;
-      }
-      return need(undefined, 'JWT secret');
-    }),
+    requireQueue: () => ({ queueUrl: stage.queueUrl() }),
+    ddb: stage.ddb,
+    sqs: stage.sqs,
+    management: stage.management,
+    credentials: stage.credentials,
+    jwtSecret: stage.jwtSecret,
     interactive,
     async ask(flag, message, validate) {
       if (!interactive) {

@@ -5,6 +5,9 @@
  * stack with --debug.
  */
 import { HermesError, InvalidInputError, UsageError, unreachableCode } from '../core/errors.js';
+import { runnable } from '../config/invocation.js';
+
+type Env = Record<string, string | undefined>;
 
 interface AwsLikeError {
   name?: string;
@@ -97,13 +100,13 @@ const NOT_FIELDS = new Set(['name', 'message', 'hint', 'exitCode', 'stack', 'cau
  * reason, an invalid input's field), read from its own properties so a new field on an error
  * class shows up without touching this file.
  */
-export function errorJson(err: unknown, debug = false): { error: Record<string, unknown> } {
+export function errorJson(err: unknown, debug = false, env: Env = {}): { error: Record<string, unknown> } {
   const known = explain(err);
   const error: Record<string, unknown> = {
     code: errorCode(err),
-    message: known?.message ?? (err as Error)?.message ?? String(err),
+    message: runnable(known?.message ?? (err as Error)?.message ?? String(err), env),
   };
-  if (known?.hint) error.hint = known.hint;
+  if (known?.hint) error.hint = runnable(known.hint, env);
   else if (!known) error.hint = BUG_HINT;
   if (known) {
     for (const [key, value] of Object.entries(known)) {
@@ -116,12 +119,21 @@ export function errorJson(err: unknown, debug = false): { error: Record<string, 
   return { error };
 }
 
-export function formatError(err: unknown, debug: boolean, color: { red: (s: string) => string; dim: (s: string) => string }): { text: string; exitCode: number } {
+/**
+ * The error for a person: one line, one hint, the commands in them as the user can run them
+ * (`env` tells whether hermes is on their PATH).
+ */
+export function formatError(
+  err: unknown,
+  debug: boolean,
+  color: { red: (s: string) => string; dim: (s: string) => string },
+  env: Env = {},
+): { text: string; exitCode: number } {
   const known = explain(err);
   const lines: string[] = [];
   if (known) {
-    lines.push(`${color.red('error:')} ${known.message}`);
-    if (known.hint) lines.push(color.dim(known.hint));
+    lines.push(`${color.red('error:')} ${runnable(known.message, env)}`);
+    if (known.hint) lines.push(color.dim(runnable(known.hint, env)));
   } else {
     lines.push(`${color.red('error:')} ${(err as Error)?.message ?? String(err)}`);
     if (!debug) lines.push(color.dim(BUG_HINT));

@@ -49,9 +49,9 @@ export function makeAction(state: RunnerState, run: (ctx: CliContext, args: unkn
         state.exitCode = 130;
         return;
       }
-      const { text, exitCode } = formatError(err, Boolean(opts.debug), ctx.c);
+      const { text, exitCode } = formatError(err, Boolean(opts.debug), ctx.c, state.io.env);
       state.io.stderr.write(`${text}\n`);
-      if (ctx.json) ctx.out(JSON.stringify(errorJson(err, Boolean(opts.debug))));
+      if (ctx.json) ctx.out(JSON.stringify(errorJson(err, Boolean(opts.debug), state.io.env)));
       state.exitCode = exitCode;
     }
   };

@@ -193,6 +193,16 @@ export async function verifyToken(
   return claims;
 }
 
+/**
+ * A caller that knows which room a token must be for (`hermes token verify --room`, a backend
+ * checking the token it is shown) refuses it for any other.
+ */
+export function checkTokenRoom(claims: Pick<TokenClaims, 'room_id'>, roomId: string | undefined): void {
+  if (roomId !== undefined && claims.room_id !== roomId) {
+    throw new TokenRefusedError('room-mismatch', `The token is for room "${claims.room_id}", not "${roomId}".`);
+  }
+}
+
 export async function revokeToken(deps: TokenStoreDeps, userId: string, tokenId: string): Promise<boolean> {
   const res = await deps.ddb.send(
     new DeleteCommand({ TableName: deps.table, Key: { user_id: userId, token_id: tokenId }, ReturnValues: 'ALL_OLD' }),

@@ -6,7 +6,7 @@
  *   GET  /                    the page (src/local/demo/index.html; dist/demo/ once built)
  *   GET  /demo.js, /demo.css  its script and styles
  *   GET  /hermes-client.mjs   the client library as built into dist/client/
- *   POST /_hermes/token       {"user", "room"} -> {"token", "tokenId", "expiresAt", "url"}
+ *   POST /_hermes/token       {"user", "room"} -> {"token", "tokenId", "expiresAt", "url", "cli"}
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -28,6 +28,8 @@ export interface DemoOptions {
   tokenTtlSeconds?: number;
   /** Told about every token the endpoint issues (the dev log, tests). */
   onToken?: (token: IssuedToken) => void;
+  /** How the user runs the CLI (`hermes` or `npx hermes`), for the commands the page suggests. */
+  command?: string;
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -127,6 +129,7 @@ async function tokenEndpoint(req: IncomingMessage, res: ServerResponse, stack: D
     room: issued.roomId,
     expiresAt: new Date(issued.expiresAt * 1000).toISOString(),
     url,
+    cli: opts.command ?? 'hermes',
   });
 }
 

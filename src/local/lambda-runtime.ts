@@ -51,6 +51,13 @@ export interface LocalFunction {
   stats(): { instances: number; running: number; queued: number; timedOut: number };
   /** Starts one instance ahead of the first invocation (a provisioned instance), if none runs. */
   warm(): void;
+  /**
+   * Load the bundle again, as a new version (`hermes dev` after a rebuild): once an instance of
+   * it has loaded, the next invocations run it and the ones already running finish on the old
+   * instances, which then go. A bundle that fails to load rejects, and the old one keeps serving.
+   * `version` names the new contents.
+   */
+  reload(version: string): Promise<void>;
   /** Stops taking invocations, waits up to `graceMs` for the running ones, then ends every instance. */
   close(graceMs?: number): Promise<void>;
 }
@@ -102,6 +109,8 @@ class Instance {
   readonly ready: Promise<void>;
 
   constructor(
+    /** Which load of the bundle it runs (reload() starts a new one). */
+    readonly generation: number,
     readonly worker: Worker,
     onReply: (instance: Instance, reply: WorkerReply) => void,
     onFailure: (instance: Instance, err: Error) => void,
@@ -133,6 +142,7 @@ class FunctionPool implements LocalFunction {
   private readonly queue: Pending[] = [];
   private nextId = 1;
   private timedOut = 0;
+  private generation = 0;
   private closed = false;
   private readonly drained = new Set<() => void>();
 
@@ -182,6 +192,26 @@ class FunctionPool implements LocalFunction {
     this.idle.push(instance);
   }
 
+  async reload(version: string): Promise<void> {
+    if (this.closed) throw new LambdaClosedError(`${this.name} is stopped`);
+    const generation = this.generation + 1;
+    const fresh = this.spawn(generation);
+    fresh.worker.unref();
+    try {
+      await fresh.ready;
+    } catch (err) {
+      throw new Error(`version ${version} of ${this.name} did not load: ${(err as Error).message}`);
+    }
+    this.generation = generation;
+    // Idle instances of the old code go now; running ones when their invocation ends (release).
+    for (const old of this.idle.splice(0)) {
+      this.discard(old);
+      void old.worker.terminate().catch(() => undefined);
+    }
+    this.idle.push(fresh);
+    this.dispatch();
+  }
+
   async close(graceMs = 5000): Promise<void> {
     this.closed = true;
     for (const p of this.queue.splice(0)) this.settle(p, () => p.reject(new LambdaClosedError(`${this.name} stopped before this invocation ran`)));
@@ -217,12 +247,13 @@ class FunctionPool implements LocalFunction {
     }
   }
 
-  private spawn(): Instance {
+  private spawn(generation = this.generation): Instance {
     const data: WorkerData = { file: this.file, env: this.opts.env };
     // A worker thread gets a 4 MB stack by default; a Lambda function runs on Node's main
     // thread with about 1 MB, so recursion that overflows on AWS must overflow here too.
     const worker = new Worker(WORKER_FILE, { workerData: data, resourceLimits: { stackSizeMb: 1 } });
     const instance = new Instance(
+      generation,
       worker,
       (i, reply) => this.onReply(i, reply),
       (i, err) => this.onFailure(i, err),
@@ -317,6 +348,13 @@ class FunctionPool implements LocalFunction {
   private release(instance: Instance): void {
     if (!this.instances.has(instance)) return;
     if (this.closed) return;
+    if (instance.generation !== this.generation) {
+      // It ran the code before a reload: it finished its invocation and goes.
+      this.discard(instance);
+      void instance.worker.terminate().catch(() => undefined);
+      this.dispatch();
+      return;
+    }
     this.idle.push(instance);
     this.dispatch();
   }

@@ -5,6 +5,7 @@
  */
 import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
+import path from 'node:path';
 import { DEFAULT_HOST, DEFAULT_PORTS, resolveDevSettings, type DevFlags } from '../../config/dev-settings.js';
 
 interface DevOptions extends DevFlags {
@@ -13,6 +14,8 @@ interface DevOptions extends DevFlags {
   maxLifetime?: string;
   batchSize?: string;
   verbose?: boolean;
+  /** --no-watch sets it false. */
+  watch?: boolean;
 }
 
 async function dev(ctx: CliContext, opts: DevOptions) {
@@ -20,7 +23,6 @@ async function dev(ctx: CliContext, opts: DevOptions) {
   const { startLocalStack } = await import('../../local/stack.js');
   const state = await import('../../local/state.js');
   const records = await import('../../config/stage-record.js');
-  const path = await import('node:path');
   const cfg = ctx.config();
   if (cfg.stage.value !== 'local') {
     const { UsageError } = await import('../../core/errors.js');
@@ -45,12 +47,39 @@ async function dev(ctx: CliContext, opts: DevOptions) {
   const started = Date.now();
   const stamp = () => ctx.c.dim(new Date().toISOString().slice(11, 23));
   const say = (line: string) => ctx.info(`${stamp()} ${line}`);
+  // Serve the code as it is now: rebuild the bundles when a source is newer than them.
+  const { projectRoot, defaultBundleDir } = await import('../../deploy/bundle.js');
+  const bundles = await import('../../local/bundle-watch.js');
+  const root = projectRoot();
+  const bundleDir = defaultBundleDir(root);
+  const build = await bundles.projectBuild(root);
+  let rebuilt: string[] | undefined;
+  if (build) {
+    const stale = build.staleSources(bundleDir);
+    if (stale.length) {
+      say(`${bundles.describeSources(stale)} changed since the last build: rebuilding the handlers…`);
+      const outcome = await build.buildLambdas(bundleDir);
+      if (outcome.errors !== undefined) {
+        say(ctx.c.red(`the handlers do not build; serving the bundles of the last good build:\n${outcome.errors}`));
+      } else {
+        if (outcome.warnings) say(ctx.c.yellow(outcome.warnings));
+        say(`rebuilt the handlers in ${outcome.ms} ms`);
+        rebuilt = stale;
+      }
+    }
+  }
+  const watching = Boolean(build) && opts.watch !== false;
+
   // The demo page and its token endpoint ride on the gateway's port; they need the stack,
   // which exists only once started, so the handler reads it through this holder.
   const { createDemoHandler } = await import('../../local/demo.js');
   let demoStack: import('../../local/demo.js').DemoStack | undefined;
+  // Commands shown to the user (the banner, the demo page) are ones their shell can run.
+  const { hermesCommand } = await import('../../config/invocation.js');
+  const hermes = hermesCommand(ctx.io.env);
   const httpHandler = createDemoHandler(() => demoStack, {
     bcryptCost: cfg.bcryptCost.value,
+    command: hermes,
     onToken: (t) => opts.verbose && say(`demo token for ${t.userId} in room ${t.roomId}`),
   });
   const stack = await startLocalStack({
@@ -58,6 +87,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     host,
     ports,
     dataDir: opts.ephemeral ? undefined : path.join(stateDir, 'data'),
+    bundleDir,
     region: cfg.region.value,
     jwtSecret: opts.ephemeral ? undefined : state.localJwtSecret(stateDir),
     idleTimeoutMs,
@@ -71,6 +101,36 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     gatewayLog: (l) => say(l),
   });
   demoStack = stack;
+  let versionsLoaded = 0;
+  const onReload = (e: import('../../local/bundle-watch.js').ReloadEvent) => {
+    const c = ctx.c;
+    if (e.kind === 'reloaded') {
+      if (e.warnings) say(c.yellow(e.warnings));
+      say(`${c.green('reloaded')} ${e.handlers.join(', ')} (built in ${e.buildMs} ms, loaded in ${e.reloadMs} ms): the next invocation runs the new code`);
+      const before = versionsLoaded;
+      versionsLoaded += e.handlers.length;
+      if (before < bundles.RELOADS_BEFORE_NOTE && versionsLoaded >= bundles.RELOADS_BEFORE_NOTE) {
+        say(c.dim(`note: every version stays in memory (Node cannot unload a module, about 3 MB each; ${versionsLoaded} loaded); restart hermes dev now and then to free them`));
+      }
+      if (ctx.json) ctx.out(JSON.stringify({ status: 'reloaded', handlers: e.handlers, buildMs: e.buildMs, reloadMs: e.reloadMs }));
+    } else if (e.kind === 'failed') {
+      say(`${c.red('build failed')}, the previous code keeps serving:\n${e.errors}`);
+      if (ctx.json) ctx.out(JSON.stringify({ status: 'build-failed', errors: e.errors }));
+    } else {
+      say(`${c.red('reload failed')} for ${e.handler}, the previous code keeps serving: ${e.message}`);
+      if (ctx.json) ctx.out(JSON.stringify({ status: 'reload-failed', handler: e.handler, message: e.message }));
+    }
+  };
+  let stopWatching: (() => Promise<void>) | undefined;
+  if (watching) {
+    try {
+      stopWatching = await bundles.watchAndReload(build!, bundleDir, stack.functions, onReload);
+    } catch (err) {
+      // The watcher reads the stage definition to know what to build; if that does not build,
+      // the stack still serves, without reloading.
+      say(ctx.c.yellow(`not watching the sources: ${(err as Error).message}`));
+    }
+  }
   const recordFile = records.writeStageRecord(stateDir, state.localStageRecord(stack, { ephemeral: Boolean(opts.ephemeral) }));
   const ready = {
     status: 'ready',
@@ -83,6 +143,9 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     dlqUrl: stack.queues.dlqUrl,
     demo: `http://${host}:${stack.gateway.port}/`,
     stateFile: recordFile,
+    bundles: bundleDir,
+    watching: stopWatching !== undefined,
+    ...(rebuilt ? { rebuilt } : {}),
     pid: process.pid,
     restoredMessages: stack.restoredMessages,
     startupMs: Date.now() - started,
@@ -100,8 +163,10 @@ async function dev(ctx: CliContext, opts: DevOptions) {
         `  SQS queue     ${ready.queueUrl}`,
         `  DynamoDB      ${ready.dynamodb}`,
         `  SQS           ${ready.sqs}`,
+        `  Handlers      ${shortPath(ctx.io.cwd, bundleDir)}${ready.watching ? c.dim(' (rebuilt and reloaded on save; --no-watch to stop)') : ''}`,
         '',
-        `  Try: ${c.bold('hermes listen --room demo')}   and in another terminal:   ${c.bold('hermes publish --room demo "hello"')}`,
+        `  Try: ${c.bold(`${hermes} listen --room demo`)}   and in another terminal:   ${c.bold(`${hermes} publish --room demo "hello"`)}`,
+        ...(hermes === 'hermes' ? [] : [c.dim('  (hermes is not on your PATH: `npm link` in this clone puts it there, and saves npx\'s second per call)')]),
         c.dim('  Ctrl-C stops the stack.'),
       ].join('\n'),
     );
@@ -112,12 +177,19 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   say('shutting down…');
+  await stopWatching?.();
   await stack.close();
   records.removeStageRecord(stateDir, 'local', process.pid);
   say('stopped.');
   // A stream's last line, compact like the ready line (NDJSON), not the runner's pretty result.
   if (ctx.json) ctx.out(JSON.stringify({ status: 'stopped' }));
   return { exitCode: 0 };
+}
+
+/** A path relative to the working directory when it is inside it, else absolute. */
+function shortPath(cwd: string, file: string): string {
+  const rel = path.relative(cwd, file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 export const register: Register = (program, action) => {
@@ -133,5 +205,6 @@ export const register: Register = (program, action) => {
     .option('--max-lifetime <duration>', 'close every connection after this long (default 2h, as API Gateway)')
     .option('--batch-size <n>', 'SQS records per send-message invocation, 1-10 (default 10)')
     .option('--verbose', 'also print the handlers\' info logs')
+    .option('--no-watch', 'do not rebuild and reload the handlers when their sources change')
     .action(action((ctx, _args, opts) => dev(ctx, opts as DevOptions)));
 };

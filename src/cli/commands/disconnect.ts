@@ -32,7 +32,7 @@ async function disconnect(ctx: CliContext, flags: DisconnectFlags) {
       given.length === 0
         ? 'Say which connections to close: pass one of --connection <id>, --user <user> or --room <room>.'
         : `Pass only one of --connection, --user or --room (got ${given.map(([f]) => f).join(' and ')}).`,
-      { hint: 'For example: hermes disconnect --user alice' },
+      { hint: 'For example `hermes disconnect --user alice`.' },
     );
   }
   const [flag, raw] = given[0];

@@ -15,6 +15,7 @@ async function status(ctx: CliContext) {
   const { requireQueues, connectionStore } = await import('../stage-resources.js');
   const { queueName, plural } = await import('../format.js');
   const { humanDuration } = await import('../format.js');
+  const { hermesCommand } = await import('../../config/invocation.js');
   const cfg = ctx.config();
   const stage = cfg.stage.value;
   const region = cfg.region.value;
@@ -80,7 +81,7 @@ async function status(ctx: CliContext) {
     ...(endpoints.dynamodb ? [row('DynamoDB', endpoints.dynamodb)] : []),
     ...(endpoints.sqs ? [row('SQS', endpoints.sqs)] : []),
     row('Queue', `${data.queue.name}: ${depth(data.queue)}`),
-    row('Dead letters', `${dl.name}: ${dl.visible + dl.inFlight > 0 ? c.yellow(depth(dl)) + c.dim('  (hermes dlq list)') : depth(dl)}`),
+    row('Dead letters', `${dl.name}: ${dl.visible + dl.inFlight > 0 ? c.yellow(depth(dl)) + c.dim(`  (${hermesCommand(ctx.io.env)} dlq list)`) : depth(dl)}`),
     row(
       'Connections',
       data.connections.total === 0

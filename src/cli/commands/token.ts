@@ -129,7 +129,7 @@ async function closeRevokedConnections(
 }
 
 async function verify(ctx: CliContext, jwt: string | undefined, opts: { room?: string }): Promise<CommandResult> {
-  const { verifyToken, decodeUnverified } = await import('../../core/tokens.js');
+  const { verifyToken, decodeUnverified, checkTokenRoom } = await import('../../core/tokens.js');
   const { TokenRefusedError, UsageError } = await import('../../core/errors.js');
   let token = jwt;
   if (token === undefined || token === '-') {
@@ -146,9 +146,7 @@ async function verify(ctx: CliContext, jwt: string | undefined, opts: { room?: s
   const c = ctx.c;
   try {
     const claims = await verifyToken({ ...(await store(ctx)), secret: await ctx.jwtSecret() }, token);
-    if (opts.room !== undefined && claims.room_id !== opts.room) {
-      throw new TokenRefusedError('room-mismatch', `The token is for room "${claims.room_id}", not "${opts.room}".`);
-    }
+    checkTokenRoom(claims, opts.room);
     const shown = { user_id: claims.user_id, room_id: claims.room_id, jti: claims.jti, iat: claims.iat, exp: claims.exp };
     return {
       data: { valid: true, claims: shown },

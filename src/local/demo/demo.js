@@ -4,7 +4,15 @@ import { connect } from '/hermes-client.mjs';
 
 const TYPES = ['info', 'success', 'warning', 'alert', 'danger', 'chat'];
 const TOAST_MS = 10_000;
+/** Notifications shown at once; the oldest goes when another arrives. */
+const TOAST_MAX = 5;
 const LOG_MAX = 200;
+
+/**
+ * A frame sent again by a resume rather than live (`replay: true`, once the stage keeps history):
+ * what arrived while the page was away. Its notification and log line are marked as such.
+ */
+const isReplayed = (frame) => frame?.replay === true;
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -20,9 +28,10 @@ window.hermesDemo = demo;
 
 const clock = (d = new Date()) => d.toTimeString().slice(0, 8);
 
-function log(kind, text) {
+function log(kind, text, { replayed = false } = {}) {
   const li = document.createElement('li');
   li.className = kind;
+  if (replayed) li.classList.add('replayed');
   const time = document.createElement('time');
   time.textContent = clock();
   const dir = document.createElement('span');
@@ -40,6 +49,10 @@ function toast(type, text, frame) {
   el.className = 'toast';
   el.dataset.type = type;
   el.dataset.id = frame.id;
+  if (isReplayed(frame)) {
+    el.classList.add('replayed');
+    el.dataset.replayed = 'true';
+  }
   const head = document.createElement('div');
   head.className = 'toast-head';
   const label = document.createElement('span');
@@ -59,6 +72,7 @@ function toast(type, text, frame) {
   el.addEventListener('click', dismiss);
   setTimeout(dismiss, TOAST_MS);
   els.toasts.prepend(el);
+  while (els.toasts.children.length > TOAST_MAX) els.toasts.lastElementChild.remove();
 }
 
 function showState(state, info = {}) {
@@ -87,13 +101,14 @@ async function fetchToken(user, room) {
   els.tokenInfo.dataset.tokenId = body.tokenId;
   els.tokenInfo.textContent = `Token #${demo.tokens} for ${body.user} in ${body.room} (id ${body.tokenId.slice(0, 8)}…), expires ${clock(new Date(body.expiresAt))}.`;
   log('event', `token #${demo.tokens} issued (id ${body.tokenId})`);
+  // The command as the user can run it (`hermes` on their PATH, else `npx hermes`).
+  els.publishHint.textContent = `${body.cli ?? 'hermes'} publish --room ${body.room} --type alert "Disk almost full"`;
   return body;
 }
 
 async function join(user, room) {
   leave();
   history.replaceState(null, '', `?${new URLSearchParams({ user, room })}`);
-  els.publishHint.textContent = `hermes publish --room ${room} --type alert "Disk almost full"`;
   let first;
   try {
     showState('connecting');
@@ -117,7 +132,13 @@ async function join(user, room) {
     showState(state, info);
     if (state !== 'closed') log('event', `${state}${state === 'reconnecting' ? ` in ${info.delayMs} ms` : ''}`);
   });
-  client.on('raw', (text) => log('in', text));
+  client.on('raw', (text) => {
+    let replayed = false;
+    try {
+      replayed = isReplayed(JSON.parse(text));
+    } catch {}
+    log('in', text, { replayed });
+  });
   client.on('close', (info) => info.retryInMs !== undefined && log('event', `closed ${info.code}${info.reason ? ` ${info.reason}` : ''}${info.wasOpen ? '' : ' before opening'}`));
   client.on('duplicate', (frame) => log('event', `duplicate frame ${frame.id} dropped`));
   client.on('error', (err) => log('error', `${err.source}: ${err.error}: ${err.message}`));
@@ -163,8 +184,10 @@ els.send.addEventListener('submit', (event) => {
   }
 });
 
+// Join as soon as the page opens: as the user and room of the address (kept there on every
+// join, so a reload rejoins), else a new user in room "demo".
 const params = new URLSearchParams(location.search);
-els.user.value = params.get('user') ?? `user-${Math.random().toString(36).slice(2, 6)}`;
-els.room.value = params.get('room') ?? 'demo';
+els.user.value = params.get('user') || `user-${Math.random().toString(36).slice(2, 6)}`;
+els.room.value = params.get('room') || 'demo';
 showState('idle');
-if (params.get('user') && params.get('room')) void join(els.user.value, els.room.value);
+void join(els.user.value, els.room.value);
