@@ -101,17 +101,11 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     gatewayLog: (l) => say(l),
   });
   demoStack = stack;
-  let versionsLoaded = 0;
   const onReload = (e: import('../../local/bundle-watch.js').ReloadEvent) => {
     const c = ctx.c;
     if (e.kind === 'reloaded') {
       if (e.warnings) say(c.yellow(e.warnings));
       say(`${c.green('reloaded')} ${e.handlers.join(', ')} (built in ${e.buildMs} ms, loaded in ${e.reloadMs} ms): the next invocation runs the new code`);
-      const before = versionsLoaded;
-      versionsLoaded += e.handlers.length;
-      if (before < bundles.RELOADS_BEFORE_NOTE && versionsLoaded >= bundles.RELOADS_BEFORE_NOTE) {
-        say(c.dim(`note: every version stays in memory (Node cannot unload a module, about 3 MB each; ${versionsLoaded} loaded); restart hermes dev now and then to free them`));
-      }
       if (ctx.json) ctx.out(JSON.stringify({ status: 'reloaded', handlers: e.handlers, buildMs: e.buildMs, reloadMs: e.reloadMs }));
     } else if (e.kind === 'failed') {
       say(`${c.red('build failed')}, the previous code keeps serving:\n${e.errors}`);
