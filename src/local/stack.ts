@@ -203,9 +203,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       });
     }
 
-    // One warm instance each, so neither the first handshake nor the $disconnects of a shutdown
-    // wait for a worker thread to start.
-    for (const h of HANDLER_NAMES) functions[h].warm();
+    // A warm instance behind $disconnect, so the $disconnects of a shutdown under load do not wait
+    // for a worker thread to start; the other functions start on first use, as cold starts.
+    const disconnectHandler = routes.$disconnect;
+    if (disconnectHandler) functions[disconnectHandler].warm();
 
     const poller = startPoller({
       concurrency: pollers,
