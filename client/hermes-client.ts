@@ -7,17 +7,24 @@
  *   client.on('state', (state) => indicator.textContent = state);
  *   client.send({ type: 'chat', data: 'hello room' });
  *
- * Frames are `{id, room_id, user_id, data, sent_at}`. `data.type` picks the subscribers, which
- * get `data.data`; `'*'` subscribers get every frame's whole `data`. Delivery is at least once,
- * so frames are deduplicated by `id`. No runtime dependencies: it uses the global `WebSocket`
+ * Frames are `{id, room_id, user_id, data, sent_at, seq}`. `data.type` picks the subscribers,
+ * which get `data.data`; `'*'` subscribers get every frame's whole `data`. A connection has two
+ * streams, its room's messages and its user's; each is delivered in `seq` order, once, and on
+ * every (re)connection the client asks for what it missed (`resume`), so nothing published
+ * while it was away is lost (./stream-order.ts). Frames without `seq` are deduplicated by `id`.
+ * No runtime dependencies: it uses the global `WebSocket`
  * (browsers, Node 22+) or the constructor passed as `WebSocket` (e.g. the `ws` package on Node 20).
  * The frame type and the keepalive message are the wire contract in ./protocol.ts, which the
  * server imports too.
  */
 
-import { KEEPALIVE_MESSAGE, type Frame } from './protocol.js';
+import { KEEPALIVE_MESSAGE, RESUME_ACTION, streamOf, type Frame, type ResumedFrame, type ResumeRequest, type StreamName } from './protocol.js';
+import { StreamOrder } from './stream-order.js';
 
-export { KEEPALIVE_ACTION, KEEPALIVE_MESSAGE, type ErrorFrame, type Frame } from './protocol.js';
+export {
+  KEEPALIVE_ACTION, KEEPALIVE_MESSAGE, RESUME_ACTION, streamOf, type ErrorFrame, type Frame, type LostRange, type ResumedFrame, type ResumeRequest,
+  type StreamName,
+} from './protocol.js';
 
 /** `connecting`: an attempt is under way (token, handshake). `reconnecting`: waiting to retry. */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -65,10 +72,15 @@ export interface ClientEvents {
   error: (error: ClientError) => void;
   /** Every text message as received, before parsing and deduplication (for logs). */
   raw: (text: string) => void;
-  /** Every new frame, once. */
+  /** Every new frame, once, in `seq` order per stream; `frame.replay` is true on a frame a resume sent again. */
   frame: (frame: Frame) => void;
-  /** A frame whose id was already seen; subscribers are not called. */
+  /** A frame already delivered (same `seq`, or same `id`); subscribers are not called. */
   duplicate: (frame: Frame) => void;
+  /**
+   * Messages `from`..`to` of a stream are gone for good (older than the stage's retention, or
+   * beyond its cap), so they can never be delivered: tell the user, reload the page's data.
+   */
+  gap: (info: { stream: StreamName; from: number; to: number }) => void;
   /** getToken() returned a token (after a refusal, on expiry, or the first time). */
   token: (token: string) => void;
 }
@@ -132,6 +144,18 @@ export interface ConnectOptions {
    * pass `wsHandshakeStatus`.
    */
   handshakeStatus?: (socket: WebSocketLike, refused: (status: number) => void) => void;
+  /**
+   * Ask for missed messages on every connection (`resume`), and deliver each stream in `seq`
+   * order. Default true; false only for a stage deployed before history (it answers the
+   * request with an `unknown_action` error, after which the client stops asking anyway).
+   */
+  resume?: boolean;
+  /** The last `seq` seen per stream before this client started (e.g. kept in localStorage from `positions()`). */
+  since?: Partial<Record<StreamName, number>>;
+  /** How long a frame that came early waits for the ones before it before they are fetched; default 1 s. */
+  gapWaitMs?: number;
+  /** How long frames wait for the answer to a resume before going on without it; default 10 s. */
+  resumeTimeoutMs?: number;
   /** For tests: the jitter source, default Math.random. */
   random?: () => number;
 }
@@ -146,6 +170,8 @@ export interface HermesClient {
   send(data: unknown): boolean;
   /** Resolves when the connection is open (now or after the next successful attempt); rejects once closed. */
   opened(): Promise<void>;
+  /** The last `seq` delivered per stream: pass it back as `since` to resume after a page reload. */
+  positions(): Partial<Record<StreamName, number>>;
   /** Closes for good: no more reconnects or events. */
   close(code?: number, reason?: string): void;
 }
@@ -156,6 +182,10 @@ export const DEFAULTS = {
   connectTimeoutMs: 35_000,
   dedupeSize: 1000,
   renewBeforeSeconds: 30,
+  gapWaitMs: 1000,
+  resumeTimeoutMs: 10_000,
+  /** Frames held behind a hole at most, per stream; past it the hole is reported as a gap. */
+  maxBuffered: 10_000,
 } as const;
 
 /** API Gateway's largest inbound WebSocket frame; a browser sends each message as one frame. */
@@ -249,6 +279,8 @@ class Client implements HermesClient {
   private readonly seen: RecentIds;
   private readonly WS: WebSocketConstructor;
   private readonly opts: ConnectOptions;
+  /** Per stream, when resuming: in-order delivery and what to ask for. */
+  private readonly orders?: Record<StreamName, StreamOrder>;
 
   constructor(options: ConnectOptions) {
     if (!options || typeof options.url !== 'string' || !/^wss?:\/\//i.test(options.url)) {
@@ -265,6 +297,31 @@ class Client implements HermesClient {
     this.opts = options;
     this.token = options.token;
     this.seen = new RecentIds(options.dedupeSize ?? DEFAULTS.dedupeSize);
+    if (options.resume !== false) {
+      const order = (name: StreamName) =>
+        new StreamOrder(
+          name,
+          {
+            deliver: (frame) => this.deliver(frame),
+            duplicate: (frame) => this.emit('duplicate', frame),
+            fetch: (since, until) => this.sendResume({ [name]: since }, until === undefined ? undefined : { [name]: until }),
+            gap: (range) => this.emit('gap', { stream: name, ...range }),
+            reset: ({ since, head }) =>
+              this.emit('error', {
+                source: 'server',
+                error: 'history_reset',
+                message: `The server's ${name} stream is at seq ${head}, behind the ${since} this client saw (its history was reset); continuing from ${head}.`,
+              }),
+          },
+          {
+            gapWaitMs: options.gapWaitMs ?? DEFAULTS.gapWaitMs,
+            resumeTimeoutMs: options.resumeTimeoutMs ?? DEFAULTS.resumeTimeoutMs,
+            maxBuffered: DEFAULTS.maxBuffered,
+          },
+          options.since?.[name],
+        );
+      this.orders = { room: order('room'), user: order('user') };
+    }
     // Start after the caller had a chance to add listeners, so it sees the first state change.
     this.retryTimer = setTimeout(() => void this.attempt(), 0);
   }
@@ -324,10 +381,17 @@ class Client implements HermesClient {
     });
   }
 
+  positions(): Partial<Record<StreamName, number>> {
+    const out: Partial<Record<StreamName, number>> = {};
+    for (const o of Object.values(this.orders ?? {})) if (o.position !== undefined) out[o.name] = o.position;
+    return out;
+  }
+
   close(code = 1000, reason = ''): void {
     if (this.finished) return;
     this.finished = true;
     this.clearTimers();
+    this.forEachOrder((o) => o.closed());
     const ws = this.ws;
     this.ws = undefined;
     const wasOpen = this.current === 'open';
@@ -396,6 +460,8 @@ class Client implements HermesClient {
       this.everOpened = true;
       this.openedAt = this.lastActivity = Date.now();
       this.armKeepAlive();
+      // First thing on every connection: what did each stream have since the last frame seen?
+      if (this.orders) this.sendResume({ room: this.orders.room.opening(), user: this.orders.user.opening() });
       this.setState('open', { attempt: this.failures + 1 });
       this.emit('open', { reconnect });
     };
@@ -410,6 +476,7 @@ class Client implements HermesClient {
     ws.onclose = (event: { code?: number; reason?: string }) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
+      this.forEachOrder((o) => o.closed());
       // After a refused upgrade `ws` only says the handshake was aborted; the status says why.
       if (status !== undefined) failure = `Unexpected server response: ${status}`;
       this.retry({
@@ -478,7 +545,14 @@ class Client implements HermesClient {
     }
     const m = msg as Record<string, unknown>;
     if (typeof m.id === 'string' && 'data' in m) return this.dispatch(m as unknown as Frame);
+    const resumed = (m as Partial<ResumedFrame>).resumed;
+    if (resumed && typeof resumed === 'object' && (resumed.stream === 'room' || resumed.stream === 'user')) {
+      this.orders?.[resumed.stream].resumed(resumed);
+      return;
+    }
     if (typeof m.error === 'string') {
+      // A stage without the resume route (deployed before history) answers it so; stop waiting for it.
+      if (m.error === 'unknown_action' || m.error === 'invalid_resume') this.forEachOrder((o) => o.unsupported());
       this.emit('error', { source: 'server', error: m.error, message: typeof m.message === 'string' ? m.message : m.error });
       return;
     }
@@ -490,7 +564,27 @@ class Client implements HermesClient {
     this.emit('error', { source: 'protocol', error: 'invalid_frame', message: 'Received a JSON object that is neither a frame nor an error.' });
   }
 
+  /** A frame with a seq goes through its stream's order; one without (a stage with no history) straight on. */
   private dispatch(frame: Frame): void {
+    if (this.orders && typeof frame.seq === 'number' && Number.isSafeInteger(frame.seq)) {
+      this.orders[streamOf(frame)].frame(frame as Frame & { seq: number });
+      return;
+    }
+    this.deliver(frame);
+  }
+
+  private sendResume(since: ResumeRequest['since'], until?: ResumeRequest['until']): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== OPEN) return; // the next open resumes anyway
+    ws.send(JSON.stringify({ action: RESUME_ACTION, since, ...(until ? { until } : {}) } satisfies ResumeRequest));
+    this.lastActivity = Date.now();
+  }
+
+  private forEachOrder(f: (o: StreamOrder) => void): void {
+    if (this.orders) for (const o of Object.values(this.orders)) f(o);
+  }
+
+  private deliver(frame: Frame): void {
     if (!this.seen.add(frame.id)) {
       this.emit('duplicate', frame);
       return;

@@ -7,7 +7,9 @@
 import type { APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Context } from 'aws-lambda';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
+import { createDocumentClient } from '../src/core/clients.js';
 import { verifyToken } from '../src/core/tokens.js';
+import { createVerifiedSecrets } from '../src/core/token-cache.js';
 import { TokenRefusedError } from '../src/core/errors.js';
 
 function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string, context?: Record<string, string>): APIGatewayAuthorizerResult {
@@ -19,7 +21,9 @@ function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string,
 }
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
-  const deps = handlerDeps(handlerSettings(env), overrides);
+  const deps = handlerDeps(handlerSettings(env), { ddb: createDocumentClient }, overrides);
+  // Per container: a reconnect of a token verified here skips bcrypt, never the row read.
+  const secrets = createVerifiedSecrets();
   return async (event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> => {
     const token = event.queryStringParameters?.token;
     if (!token) throw new Error('Unauthorized');
@@ -29,7 +33,7 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
       throw new Error('Unauthorized');
     }
     try {
-      const claims = await verifyToken({ ddb: await deps.ddb(), table: tokensTable, secret: jwtSecret }, token);
+      const claims = await verifyToken({ ddb: await deps.ddb(), table: tokensTable, secret: jwtSecret, checkSecret: secrets.check }, token);
       return policy(claims.user_id, 'Allow', event.methodArn, { user_id: claims.user_id, room_id: claims.room_id, token_id: claims.jti });
     } catch (err) {
       if (err instanceof TokenRefusedError) {

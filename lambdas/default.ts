@@ -7,7 +7,12 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
+import { createManagementClient } from '../src/core/clients.js';
 import { KEEPALIVE_ACTION, type ErrorFrame, type WebSocketEvent } from '../src/core/ws-event.js';
+import { ROUTES } from '../src/stack/definition.js';
+
+/** The actions a client may send: the routes that are not API Gateway's own `$…` ones. */
+const ACTIONS = ROUTES.map((r) => r.routeKey).filter((k) => !k.startsWith('$'));
 
 export function isKeepalive(body: string | undefined): boolean {
   try {
@@ -27,11 +32,11 @@ export function errorFrameFor(body: string | undefined): ErrorFrame {
   const action = (parsed as { action?: unknown })?.action;
   if (action === undefined) return { error: 'missing_action', message: 'The message has no "action". Send {"action":"sendMessage","data":...}.' };
   const shown = typeof action === 'string' ? action.slice(0, 64) : JSON.stringify(action).slice(0, 64);
-  return { error: 'unknown_action', message: `Unknown action "${shown}". The only action is "sendMessage".` };
+  return { error: 'unknown_action', message: `Unknown action "${shown}". The actions are ${ACTIONS.map((a) => `"${a}"`).join(', ')}.` };
 }
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
-  const deps = handlerDeps(handlerSettings(env), overrides);
+  const deps = handlerDeps(handlerSettings(env), { management: createManagementClient }, overrides);
   return async (event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     if (isKeepalive(event.body)) return { statusCode: 200, body: '' };
     const management = await deps.management(managementEndpointFor(deps.settings, event.requestContext));

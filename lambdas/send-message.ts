@@ -6,6 +6,8 @@
  *   without a DLQ configured, is failed until the queue's redrive moves it there).
  * - The WebSocket `sendMessage` route: the room and the user come from the authorizer context,
  *   never from the message body.
+ * A queue message goes to a room, or to every connection of one user (`to_user_id`). When the
+ * stage keeps history, each message is numbered in its stream and kept (src/core/sequencer.ts).
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
@@ -14,8 +16,10 @@ import { HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE, sendDeadLetter } fr
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
+import { createDocumentClient, createSqsClient, createManagementClient } from '../src/core/clients.js';
 import { parseQueueMessage, type QueueMessage } from '../src/core/envelope.js';
-import { deliverMessage, type DeliverResult } from '../src/core/deliver.js';
+import { deliverMessage, stopTimeFor, type DeliverResult } from '../src/core/deliver.js';
+import { createSequencer, type Sequencer } from '../src/core/sequencer.js';
 import { HermesError, LimitError, MalformedMessageError } from '../src/core/errors.js';
 import type { ErrorFrame, WebSocketEvent } from '../src/core/ws-event.js';
 import { randomUUID } from 'node:crypto';
@@ -23,9 +27,27 @@ import { randomUUID } from 'node:crypto';
 /** Message attributes written on a dead letter that hermes itself moved there (core/dead-letter.ts). */
 export const DEAD_LETTER_ATTRIBUTES = { error: HERMES_ERROR_ATTRIBUTE, sourceMessageId: HERMES_SOURCE_ID_ATTRIBUTE } as const;
 
-async function deliveryDeps(deps: HandlerDeps, endpoint: string, log: Logger) {
+/**
+ * One sequencer per handler instance, not per invocation: frames of a stream that arrive
+ * together (a batch, or invocations the local stack runs at once) are numbered together.
+ */
+const sequencers = new WeakMap<HandlerDeps, Promise<Sequencer | undefined>>();
+function sequencerFor(deps: HandlerDeps): Promise<Sequencer | undefined> {
+  let s = sequencers.get(deps);
+  if (!s) sequencers.set(deps, (s = deps.history().then((h) => (h ? createSequencer(h, { logger: deps.invocationLogger() }) : undefined))));
+  return s;
+}
+
+/**
+ * With a queue to hand over to, fan-out stops starting posts shortly before the invocation's
+ * deadline (core/deliver.ts): the rest of the room goes back on the queue instead of the whole
+ * record being retried after a timeout.
+ */
+async function deliveryDeps(deps: HandlerDeps, endpoint: string, log: Logger, context?: Context) {
   const s = deps.settings;
   return {
+    ...(s.queueUrl && context ? { stopAt: stopTimeFor(context.getRemainingTimeInMillis()) } : {}),
+    sequencer: await sequencerFor(deps),
     ddb: await deps.ddb(),
     table: s.connectionsTable,
     management: await deps.management(endpoint),
@@ -53,7 +75,7 @@ async function deadLetter(deps: HandlerDeps, log: Logger, record: SQSRecord, err
 }
 
 /** One queue record; a throw fails just this record (it is returned in batchItemFailures). */
-async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord): Promise<void> {
+async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord, context?: Context): Promise<void> {
   const endpoint = deps.settings.managementEndpoint;
   let msg: QueueMessage;
   let result: DeliverResult;
@@ -62,14 +84,16 @@ async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord):
     if (!endpoint) throw new Error('HERMES_MANAGEMENT_ENDPOINT is not set: the queue trigger cannot reach @connections.');
     // A message without an id keeps the SQS message id across redeliveries, so clients can
     // drop the duplicates that at-least-once delivery brings.
-    result = await deliverMessage(await deliveryDeps(deps, endpoint, log), msg, msg.id ?? record.messageId);
+    result = await deliverMessage(await deliveryDeps(deps, endpoint, log, context), msg, msg.id ?? record.messageId);
   } catch (err) {
     if (err instanceof MalformedMessageError || err instanceof LimitError) return deadLetter(deps, log, record, err);
     log.error('delivery failed', { messageId: record.messageId, error: (err as Error).message });
     throw err;
   }
   log[result.failed ? 'warn' : 'info']('delivered', {
-    messageId: record.messageId, room: msg.room_id, delivered: result.delivered, pruned: result.pruned, failed: result.failed, shards: result.shards,
+    messageId: record.messageId, ...(msg.to_user_id !== undefined ? { toUser: msg.to_user_id } : { room: msg.room_id }),
+    ...(result.seq !== undefined ? { seq: result.seq, redelivery: !result.fresh } : {}),
+    delivered: result.delivered, pruned: result.pruned, failed: result.failed, shards: result.shards, handedOver: result.handedOver,
     ...(result.failed ? { firstFailure: result.failures[0] } : {}),
   });
   // The whole record is retried: connections that got the frame get it again, with the same id, which clients drop.
@@ -84,7 +108,8 @@ async function deliverRecord(deps: HandlerDeps, log: Logger, record: SQSRecord):
  */
 function handleQueue(deps: HandlerDeps, event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
   const log = deps.invocationLogger(context);
-  return processPartialResponse(event, (record: SQSRecord) => deliverRecord(deps, log, record), new BatchProcessor(EventType.SQS), {
+  // Powertools hands each record handler the invocation's context (its deadline) as well.
+  return processPartialResponse(event, (record: SQSRecord, ctx?: Context) => deliverRecord(deps, log, record, ctx), new BatchProcessor(EventType.SQS), {
     context,
     throwOnFullBatchFailure: false,
   });
@@ -116,11 +141,11 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: C
   try {
     const log = deps.invocationLogger(context);
     const result = await deliverMessage(
-      await deliveryDeps(deps, managementEndpointFor(deps.settings, ctx), log),
+      await deliveryDeps(deps, managementEndpointFor(deps.settings, ctx), log, context),
       { room_id: roomId, user_id: userId, data: body.data },
       randomUUID(),
     );
-    log.info('broadcast', { room: roomId, connectionId: ctx.connectionId, delivered: result.delivered, pruned: result.pruned, failed: result.failed });
+    log.info('broadcast', { room: roomId, connectionId: ctx.connectionId, seq: result.seq, delivered: result.delivered, pruned: result.pruned, failed: result.failed });
     return { statusCode: 200, body: 'OK' };
   } catch (err) {
     if (err instanceof HermesError) {
@@ -132,7 +157,7 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: C
 }
 
 export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
-  const deps = handlerDeps(handlerSettings(env), overrides);
+  const deps = handlerDeps(handlerSettings(env), { ddb: createDocumentClient, sqs: createSqsClient, management: createManagementClient }, overrides);
   return async (event: SQSEvent | WebSocketEvent, context?: Context): Promise<SQSBatchResponse | APIGatewayProxyResult> => {
     if ('Records' in event) return handleQueue(deps, event, context);
     return handleRoute(deps, event, context);

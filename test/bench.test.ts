@@ -7,6 +7,9 @@ import { describe, it, expect } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { summarise } from '../src/bench/stats.js';
 import { planRooms } from '../src/bench/listeners.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
@@ -30,6 +33,31 @@ describe('hermes bench', () => {
     expect(report.round.latencyMs.p50).toBeLessThanOrEqual(report.round.latencyMs.p99);
     expect(report.dropped).toBe(0);
     expect(report.notes.join(' ')).toMatch(/bcrypt cost 4/);
+    // What the run used, priced: 30 notifications, 6 connects and their disconnects.
+    expect(report.cost.notifications.count).toBe(30);
+    expect(report.cost.connects.count).toBe(6);
+    expect(report.usage.connect.lambda).toMatchObject({ authorizer: { invocations: 6 }, connect: { invocations: 6 } });
+    expect(report.usage.close.lambda.disconnect.invocations).toBe(6);
+    expect(report.usage.round.apigw.messagesOut).toBe(30);
+    // 30 frames at $1 per million messages.
+    expect(report.cost.notifications.perMillion.apigwMessages).toBeCloseTo(1, 6);
+    expect(report.cost.notifications.perMillion.hermes).toBeGreaterThan(0);
+    expect(report.cost.prices).toMatchObject({ region: 'us-east-1', overridden: [] });
+  });
+
+  it('prices with an override file, and refuses a bad one naming the file', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hermes-prices-'));
+    writeFileSync(path.join(dir, 'ok.json'), JSON.stringify({ apigwMessage: 0.000002 }));
+    writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ apigwMesage: 0.000002 }));
+    const ok = await cli(['bench', '--rooms', '1', '--listeners', '2', '--messages', '2', '--prices', path.join(dir, 'ok.json'), '--json'], { env, timeoutMs: 50_000 });
+    expect(ok.code).toBe(0);
+    const cost = JSON.parse(ok.stdout).cost;
+    expect(cost.prices.overridden).toEqual(['apigwMessage']);
+    expect(cost.notifications.perMillion.apigwMessages).toBeCloseTo(2, 6);
+    const bad = await cli(['bench', '--prices', path.join(dir, 'bad.json')], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('Unknown price "apigwMesage"');
+    expect(bad.stderr).toContain('--prices');
   });
 
   it('prints a table without --json, with a rate', async () => {

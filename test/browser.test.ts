@@ -199,6 +199,28 @@ describe.skipIf(!hasChromium)('demo page in chromium', () => {
     await shot(page, 'gateway-restarted');
   });
 
+  it('shows what was published while the gateway was down, marked as replayed, once', async () => {
+    const context = await newContext();
+    const roomId = room('replay');
+    const page = await openPage(context, 'alice', roomId);
+    await hermesPublish(roomId, 'info', 'Before the outage');
+    await toast(page, 'info', 'Before the outage').waitFor(WAIT);
+
+    await stack.restartGateway({
+      whileDown: async () => {
+        await page.locator('#state[data-state="reconnecting"]').waitFor(WAIT);
+        await hermesPublish(roomId, 'warning', 'Missed while away');
+      },
+    });
+    const missed = toast(page, 'warning', 'Missed while away');
+    await missed.waitFor(WAIT);
+    expect(await missed.getAttribute('data-replayed')).toBe('true');
+    expect(await missed.getAttribute('class')).toContain('replayed');
+    expect(await toast(page, 'info', 'Before the outage').getAttribute('data-replayed')).toBeNull();
+    expect(await received(page)).toEqual(['Before the outage', 'Missed while away']);
+    await shot(page, 'replayed');
+  });
+
   it('joins on load, switches room from its form, and never covers its own controls at 390, 768 and 1280 px', async () => {
     const controls = ['#user', '#room', '#join-button', '#leave', '#send-type', '#send-text', '#send-button', '#clear-log'];
     for (const width of [390, 768, 1280]) {

@@ -357,7 +357,8 @@ describe('client library protocol details (in-memory socket)', () => {
     expect(sockets[0].url).toBe('wss://h/prod?x=1&token=a+b');
     sockets[0].open();
     expect(t.client.send({ n: 1 })).toBe(true);
-    expect(sockets[0].sent).toEqual(['{"action":"sendMessage","data":{"n":1}}']);
+    // The first message of every connection asks where its two streams are.
+    expect(sockets[0].sent).toEqual(['{"action":"resume","since":{"room":null,"user":null}}', '{"action":"sendMessage","data":{"n":1}}']);
     sockets[0].receive(JSON.stringify({ id: 'i', room_id: 'r', user_id: 'u', data: { type: 'info', data: 'x' }, sent_at: '' }));
     expect(got).toEqual(['x']);
     expect(t.errors.map((e) => e.error)).toEqual(['subscriber_threw']);
@@ -451,7 +452,7 @@ describe('client library protocol details (in-memory socket)', () => {
 
   it('sends a keepalive only after keepAliveMs without traffic', async () => {
     const { WebSocket: WS, sockets } = fakeSockets();
-    track({ url: 'ws://h/s', token: 't', WebSocket: WS, keepAliveMs: 50 });
+    track({ url: 'ws://h/s', token: 't', WebSocket: WS, keepAliveMs: 50, resume: false });
     await eventually(() => sockets.length === 1);
     sockets[0].open();
     await eventually(() => sockets[0].sent.length >= 2, 10_000, 'two keepalives');

@@ -95,7 +95,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(r.code, r.stderr).toBe(0);
     const data = JSON.parse(r.stdout) as DeployResult;
     expect(data.dryRun).toBe(true);
-    expect(data.plan).toHaveLength(32);
+    expect(data.plan).toHaveLength(38);
     expect(data.plan.every((i) => i.action === 'create')).toBe(true);
     expect((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions ?? []).toEqual([]);
     expect((await aws.dynamodb.at('test')(new ListTablesCommand({}))).TableNames ?? []).toEqual([]);
@@ -105,11 +105,11 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
 
   it('creates every resource, reports progress per resource, prints the URLs and records the stage', async () => {
     const r = await deploy();
-    expect(r.data.summary).toEqual({ create: 32, update: 0, unchanged: 0, delete: 0 });
+    expect(r.data.summary).toEqual({ create: 38, update: 0, unchanged: 0, delete: 0 });
     expect(r.stderr).toContain(`✓ table ${names.connectionsTable} created`);
     expect(r.stderr).toContain(`✓ function ${names.fn('authorizer')} created`);
     expect(r.stderr).toContain('✓ event source mapping');
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('✓'))).toHaveLength(32);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('✓'))).toHaveLength(38);
     const apiId = (await aws.apigateway.at('test')(new GetApisCommand({}))).Items![0].ApiId!;
     expect(r.text).toContain(`WebSocket URL:        wss://${apiId}.execute-api.${REGION}.amazonaws.com/${STAGE}`);
     expect(r.text).toContain(`Management endpoint:  https://${apiId}.execute-api.${REGION}.amazonaws.com/${STAGE}`);
@@ -179,16 +179,16 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(sm.Statement.find((s: { Sid: string }) => s.Sid === 'FanOut').Resource).toEqual([`arn:aws:execute-api:${REGION}:123456789012:${apiId}/${STAGE}/POST/@connections/*`]);
   });
 
-  it('configured the five functions: runtime, handler, memory, timeout, role, environment, code, tags, invoke permission', async () => {
+  it('configured every function: runtime, handler, memory, timeout, role, environment, code, tags, invoke permission', async () => {
     const send = aws.lambda.at('test');
     const artifacts = await loadArtifacts(bundleDir);
     const apiId = (await aws.apigateway.at('test')(new GetApisCommand({}))).Items![0].ApiId!;
-    const memory = { authorizer: 1024, connect: 256, disconnect: 256, 'send-message': 512, default: 256 };
+    const memory = { authorizer: 1024, connect: 256, disconnect: 256, 'send-message': 512, resume: 256, default: 256 };
     for (const h of HANDLER_NAMES) {
       const fn = await send(new GetFunctionCommand({ FunctionName: names.fn(h) }));
       const c = fn.Configuration!;
       expect(c).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler', MemorySize: memory[h], State: 'Active' });
-      expect(c.Timeout).toBe(h === 'send-message' ? 30 : 10);
+      expect(c.Timeout).toBe(h === 'send-message' || h === 'resume' ? 30 : 10);
       expect(c.Role).toBe(`arn:aws:iam::123456789012:role/${names.role(h)}`);
       expect(c.CodeSha256).toBe(artifacts[h].sha256);
       expect(c.Environment!.Variables).toMatchObject({ HERMES_STAGE: STAGE, HERMES_CONNECTIONS_TABLE: names.connectionsTable, HERMES_TOKENS_TABLE: names.tokensTable });
@@ -213,7 +213,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     expect(connect.HERMES_JWT_SECRET).toBeUndefined();
   });
 
-  it('configured the WebSocket API: route selection, REQUEST authorizer on $connect, four AWS_PROXY routes, stage', async () => {
+  it('configured the WebSocket API: route selection, REQUEST authorizer on $connect, five AWS_PROXY routes, stage', async () => {
     const send = aws.apigateway.at('test');
     const api = (await send(new GetApisCommand({}))).Items!.find((a) => a.Name === names.api)!;
     expect(api).toMatchObject({ ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
@@ -222,17 +222,18 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const uri = (h: string) => `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${fnArn(h)}/invocations`;
     const integrations = (await send(new GetIntegrationsCommand({ ApiId: api.ApiId }))).Items!;
     expect(integrations.map((i) => [i.IntegrationType, i.IntegrationUri]).sort()).toEqual(
-      ['connect', 'default', 'disconnect', 'send-message'].map((h) => ['AWS_PROXY', uri(h)]),
+      ['connect', 'default', 'disconnect', 'resume', 'send-message'].map((h) => ['AWS_PROXY', uri(h)]),
     );
     const routes = (await send(new GetRoutesCommand({ ApiId: api.ApiId }))).Items!;
     const target = (key: string) => {
       const r = routes.find((x) => x.RouteKey === key)!;
       return integrations.find((i) => `integrations/${i.IntegrationId}` === r.Target)!.IntegrationUri;
     };
-    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['$connect', '$default', '$disconnect', 'sendMessage']);
+    expect(routes.map((r) => r.RouteKey).sort()).toEqual(['$connect', '$default', '$disconnect', 'resume', 'sendMessage']);
     expect(target('$connect')).toBe(uri('connect'));
     expect(target('$disconnect')).toBe(uri('disconnect'));
     expect(target('sendMessage')).toBe(uri('send-message'));
+    expect(target('resume')).toBe(uri('resume'));
     expect(target('$default')).toBe(uri('default'));
     const connectRoute = routes.find((r) => r.RouteKey === '$connect')!;
     expect(connectRoute.AuthorizationType).toBe('CUSTOM');
@@ -263,7 +264,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const r = await deploy();
     expect(r.mutations).toEqual([]);
     expect(r.data.changed).toBe(false);
-    expect(r.data.summary).toEqual({ create: 0, update: 0, unchanged: 32, delete: 0 });
+    expect(r.data.summary).toEqual({ create: 0, update: 0, unchanged: 38, delete: 0 });
     expect(r.text).toMatch(/is up to date: nothing changed/);
     expect(r.stderr).toContain(`· function ${names.fn('connect')} unchanged`);
     const after = (await aws.lambda.at('test')(new GetFunctionCommand({ FunctionName: names.fn('authorizer') }))).Configuration!.Environment!.Variables!.HERMES_JWT_SECRET;
@@ -274,7 +275,7 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const r = await deploy({ dryRun: true });
     expect(r.mutations).toEqual([]);
     expect(r.data.plan.every((i) => i.action === 'unchanged')).toBe(true);
-    expect(r.text).toMatch(/0 to create, 0 to update, 32 unchanged/);
+    expect(r.text).toMatch(/0 to create, 0 to update, 38 unchanged/);
   });
 
   it('a changed handler updates only that function, with one UpdateFunctionCode', async () => {
@@ -306,15 +307,15 @@ describe.skipIf(!available)('deploy and destroy against moto', () => {
     const r = await cli(['destroy', ...cliArgs()], { timeoutMs: 60_000 });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Refusing to destroy stage "itest" .*including the tables and their data/);
-    expect((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions).toHaveLength(5);
+    expect((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions).toHaveLength(HANDLER_NAMES.length);
   });
 
   it('destroy --yes removes everything deploy created, in reverse order, and the stage record', async () => {
     const r = await cli(['destroy', ...cliArgs(), '--yes'], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(`Destroyed stage ${STAGE} in ${REGION}: 16 resources deleted.`);
+    expect(r.stdout).toContain(`Destroyed stage ${STAGE} in ${REGION}: 19 resources deleted.`);
     const order = r.stderr.split('\n').filter((l) => l.startsWith('✓')).map((l) => l.split(' ')[1]);
-    expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', 'table', 'table']);
+    expect(order).toEqual(['event', 'api', ...HANDLER_NAMES.map(() => 'function'), ...HANDLER_NAMES.map(() => 'role'), 'queue', 'queue', 'table', 'table', 'table']);
     const prefix = `hermes-${STAGE}-`;
     expect(((await aws.lambda.at('test')(new ListFunctionsCommand({}))).Functions ?? []).filter((f) => f.FunctionName?.startsWith(prefix))).toEqual([]);
     expect(((await aws.dynamodb.at('test')(new ListTablesCommand({}))).TableNames ?? []).filter((t) => t.startsWith(prefix))).toEqual([]);

@@ -113,22 +113,22 @@ describe('deploy plan', () => {
     const items = plan(desired(), { tables: {}, queues: {}, roles: {}, functions: {} });
     expect(items.every((i) => i.action === 'create')).toBe(true);
     expect(items.map((i) => i.kind)).toEqual([
-      'table', 'table', 'queue', 'queue', 'api',
+      'table', 'table', 'table', 'queue', 'queue', 'api',
       ...HANDLER_NAMES.map(() => 'role'), ...HANDLER_NAMES.map(() => 'function'),
-      'authorizer', 'integration', 'integration', 'integration', 'integration',
-      'route', 'route', 'route', 'route', 'stage',
+      'authorizer', 'integration', 'integration', 'integration', 'integration', 'integration',
+      'route', 'route', 'route', 'route', 'route', 'stage',
       ...HANDLER_NAMES.map(() => 'permission'), 'deployment', 'event-source-mapping',
     ]);
-    expect(items).toHaveLength(32);
+    expect(items).toHaveLength(38);
     // The DLQ comes before the queue whose redrive policy points at it.
-    expect(items[2].resource).toBe(names.dlq);
+    expect(items[3].resource).toBe(names.dlq);
   });
 
   it('finds nothing to do when AWS matches (tags added by others and formatting differences are ignored)', () => {
     const d = desired();
     const items = plan(d, deployedAs(d));
     expect(changed(items)).toEqual([]);
-    expect(summarize(items)).toEqual({ create: 0, update: 0, unchanged: 32, delete: 0 });
+    expect(summarize(items)).toEqual({ create: 0, update: 0, unchanged: 38, delete: 0 });
   });
 
   it('updates only the function whose code changed', () => {

@@ -20,9 +20,11 @@ describe('IAM policies', () => {
     expect(actions('connect')).toEqual(['dynamodb:PutItem', ...LOGS].sort());
     expect(actions('disconnect')).toEqual(['dynamodb:DeleteItem', ...LOGS].sort());
     expect(actions('default')).toEqual(['execute-api:ManageConnections', ...LOGS].sort());
+    expect(actions('resume')).toEqual(['dynamodb:Query', 'dynamodb:GetItem', 'execute-api:ManageConnections', ...LOGS].sort());
     expect(actions('send-message')).toEqual(
       [
-        'dynamodb:Query', 'dynamodb:DeleteItem',
+        'dynamodb:Query', 'dynamodb:Query', 'dynamodb:DeleteItem',
+        'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:Query',
         'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage',
         'execute-api:ManageConnections', ...LOGS,
       ].sort(),
@@ -50,13 +52,23 @@ describe('IAM policies', () => {
     expect(byAction('connect', 'dynamodb:PutItem')).toEqual(['arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-connections']);
     expect(byAction('send-message', 'dynamodb:Query')).toEqual([
       'arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-connections/index/room_id-index',
+      'arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-connections/index/user_id-index',
+      'arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-history',
+      'arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-history/index/frame_id-index',
+    ]);
+    for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem']) {
+      expect(byAction('send-message', action)).toEqual(['arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-history']);
+    }
+    // resume reads history only, and never the other tables or the frame index.
+    expect(policy('resume').Statement.filter((s) => s.Action.some((a) => a.startsWith('dynamodb:'))).flatMap((s) => s.Resource)).toEqual([
+      'arn:aws:dynamodb:eu-west-1:111122223333:table/hermes-prod-history',
     ]);
     expect(byAction('send-message', 'sqs:ReceiveMessage')).toEqual(['arn:aws:sqs:eu-west-1:111122223333:hermes-prod-messages']);
     expect(byAction('send-message', 'sqs:SendMessage')).toEqual([
       'arn:aws:sqs:eu-west-1:111122223333:hermes-prod-messages',
       'arn:aws:sqs:eu-west-1:111122223333:hermes-prod-messages-dlq',
     ]);
-    for (const h of ['default', 'send-message'] as const) {
+    for (const h of ['default', 'send-message', 'resume'] as const) {
       expect(byAction(h, 'execute-api:ManageConnections')).toEqual(['arn:aws:execute-api:eu-west-1:111122223333:api42/prod/POST/@connections/*']);
     }
     expect(byAction('connect', 'logs:PutLogEvents')).toEqual([

@@ -14,7 +14,7 @@ import { connect, type TestClient } from './helpers/ws.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const SOURCES = ['bin', 'client', 'lambdas', 'scripts', 'src', 'package.json'];
-const ORIGINAL = 'The only action is "sendMessage".';
+const ORIGINAL = 'The actions are ';
 
 let project: string;
 const defaultTs = () => path.join(project, 'lambdas', 'default.ts');
@@ -99,7 +99,7 @@ afterAll(() => {
 
 describe('hermes dev serves the code you just wrote', () => {
   it('rebuilds at start what changed since the build, then reloads on save and keeps the old code on a syntax error', async () => {
-    edit(ORIGINAL, 'Edited before start: the only action is "sendMessage".');
+    edit(ORIGINAL, 'Edited before start: the actions are ');
     const dev = startDev([]);
     try {
       const ready = await dev.event('ready');
@@ -113,7 +113,7 @@ describe('hermes dev serves the code you just wrote', () => {
       edit('Edited before start', 'Reloaded');
       const reloaded = await dev.event('reloaded', seen);
       expect(reloaded.handlers).toEqual(['default']);
-      expect(await answer(client)).toMatch(/^Unknown action "nope"\. Reloaded: the only action/);
+      expect(await answer(client)).toMatch(/^Unknown action "nope"\. Reloaded: the actions are/);
       expect(client.ws.readyState).toBe(client.ws.OPEN);
 
       // A syntax error: esbuild's message (file and line) is printed, the last good code serves.
@@ -122,7 +122,7 @@ describe('hermes dev serves the code you just wrote', () => {
       const failed = await dev.event('build-failed', before);
       expect(failed.errors).toMatch(/lambdas\/default\.ts:\d+:\d+/);
       await dev.stderrMatch(/build failed.*previous code keeps serving[\s\S]*lambdas\/default\.ts:\d+/);
-      expect(await answer(client)).toMatch(/Reloaded: the only action/);
+      expect(await answer(client)).toMatch(/Reloaded: the actions are/);
       expect(client.ws.readyState).toBe(client.ws.OPEN);
       await client.close();
     } finally {
@@ -140,10 +140,10 @@ describe('hermes dev serves the code you just wrote', () => {
       // Not watching, but the start still brings the bundles up to date.
       expect(ready).toMatchObject({ watching: false, rebuilt: ['lambdas/default.ts'] });
       const client = await socket(ready.demo);
-      expect(await answer(client)).toMatch(/Built: the only action/);
+      expect(await answer(client)).toMatch(/Built: the actions are/);
       edit('Built', 'Never served');
       await new Promise((r) => setTimeout(r, 1500));
-      expect(await answer(client)).toMatch(/Built: the only action/);
+      expect(await answer(client)).toMatch(/Built: the actions are/);
       expect(dev.events().map((e) => e.status)).toEqual(['ready']);
       await client.close();
     } finally {

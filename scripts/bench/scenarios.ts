@@ -6,7 +6,17 @@ import { DEFAULT_FANOUT_CONCURRENCY } from '../../src/core/handler-env.js';
 import { fmt } from '../../src/bench/format.js';
 import { measureRcu } from './rcu.js';
 import type { BenchSession, Measured } from './session.js';
+import { connectPath } from './connect-path.js';
+import { storm } from './storm.js';
+import { cost } from './month.js';
+
+/** The event source's counters (src/local/poller.ts); `errors` counts failed invocations (timeouts). */
+interface PollerStats {
+  records: number;
+  errors: number;
+}
 import { formatRcu, formatShards, formatSingle, formatThroughput, formatTune, type ShardRow, type TuneRow } from './report.js';
+import { history } from './history.js';
 
 export interface ScenarioResult {
   result: unknown;
@@ -17,9 +27,11 @@ const sizes = (quick: boolean) => ({
   throughput: quick ? { rooms: 4, listeners: 200, messages: 50 } : { rooms: 10, listeners: 1000, messages: 200 },
   latency: quick ? { rooms: 1, listeners: 200, messages: 20, rate: 5 } : { rooms: 1, listeners: 1000, messages: 60, rate: 5 },
   sustained: quick ? { rooms: 20, listeners: 200, rate: 50, seconds: 5 } : { rooms: 100, listeners: 1000, rate: 200, seconds: 30 },
+  // The last setting: no shards and a send-message timeout this short, so that the deadline
+  // hand-over (core/deliver.ts) has to carry the room.
   shards: quick
-    ? { listeners: 1000, messages: 5, paced: 3, shardSizes: [0, 400] }
-    : { listeners: 5000, messages: 10, paced: 5, shardSizes: [0, 2000, 1000] },
+    ? { listeners: 1000, messages: 5, paced: 3, settings: [{ shardSize: 0 }, { shardSize: 400 }, { shardSize: 0, timeoutSeconds: 1 }] }
+    : { listeners: 5000, messages: 10, paced: 5, settings: [{ shardSize: 0 }, { shardSize: 2000 }, { shardSize: 1000 }, { shardSize: 0, timeoutSeconds: 5 }] },
   rcu: quick ? { rooms: 20, perRoom: 50 } : { rooms: 100, perRoom: 100 },
 });
 
@@ -118,17 +130,18 @@ async function sustained(b: BenchSession): Promise<ScenarioResult> {
 async function shards(b: BenchSession): Promise<ScenarioResult> {
   const s = sizes(b.opts.quick).shards;
   const rows: ShardRow[] = [];
-  for (const shardSize of s.shardSizes) {
-    const label = shardSize || 'off';
-    const { target } = await b.startStack({ shardSize });
+  for (const { shardSize, timeoutSeconds } of s.settings) {
+    const label = `${shardSize || 'off'}${timeoutSeconds ? `, send-message timeout ${timeoutSeconds} s` : ''}`;
+    const { target } = await b.startStack({ shardSize, ...(timeoutSeconds ? { timeoutSeconds: { 'send-message': timeoutSeconds } } : {}) });
     const { group } = await b.connect(`shards (shard size ${label})`, 1, s.listeners, (r) => target.listenerUrl(r));
     await b.measure('warm-up', group, target.publish, { messages: 1, quietMs: 5000 });
-    const before = await b.child.call<{ records: number }>('pollerStats');
+    const before = await b.child.call<PollerStats>('pollerStats');
     const m = await b.measure(`hermes end to end, shard size ${label}`, group, target.publish, { messages: s.messages });
-    const after = await b.child.call<{ records: number }>('pollerStats');
+    const after = await b.child.call<PollerStats>('pollerStats');
     // One message at a time: how long one message of the large room takes to reach everyone.
     const paced = await b.measure(`one at a time, shard size ${label}`, group, target.publish, { messages: s.paced, rate: 1 });
-    rows.push({ shardSize, m, paced, records: after.records - before.records });
+    const end = await b.child.call<PollerStats>('pollerStats');
+    rows.push({ shardSize, timeoutSeconds, m, paced, records: after.records - before.records, failedInvocations: end.errors - before.errors });
     await group.close(10_000);
     await b.stopStack();
   }
@@ -157,6 +170,6 @@ async function tune(b: BenchSession): Promise<ScenarioResult> {
 }
 
 /** In the order a full run takes them; `tune` runs only when asked for. */
-export const SCENARIO_RUNS = { rcu, throughput, latency, sustained, shards, tune } satisfies Record<string, (b: BenchSession) => Promise<ScenarioResult>>;
+export const SCENARIO_RUNS = { rcu, throughput, latency, sustained, shards, history, connect: connectPath, storm, cost, tune } satisfies Record<string, (b: BenchSession) => Promise<ScenarioResult>>;
 export type Scenario = keyof typeof SCENARIO_RUNS;
 export const SCENARIOS = Object.keys(SCENARIO_RUNS) as Scenario[];

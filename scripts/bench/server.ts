@@ -13,7 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { PostToConnectionCommand, ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalStack, type LocalStack } from '../../src/local/stack.js';
+import type { HandlerName } from '../../src/stack/definition.js';
 import { createManagementClient, LOCAL_CREDENTIALS } from '../../src/core/clients.js';
 import { listConnections, listRoomConnectionIds } from '../../src/core/connections.js';
 import { buildFrame, encodeFrame, type QueueMessage } from '../../src/core/envelope.js';
@@ -97,7 +99,7 @@ async function broadcast(messages: QueueMessage[]): Promise<void> {
   for (const m of messages) {
     // Serialised once per message, as hermes does, then written to each socket of the room.
     const payload = encodeFrame(buildFrame({ ...m }));
-    for (const ws of bare?.rooms.get(m.room_id) ?? []) ws.send(payload, { binary: false });
+    for (const ws of bare?.rooms.get(m.room_id!) ?? []) ws.send(payload, { binary: false });
     await new Promise((r) => setImmediate(r)); // let the sockets flush between messages
   }
 }
@@ -125,6 +127,10 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
     };
   },
   async stopStack() {
+    // Let the $disconnect invocations of the sockets just closed finish first: the stack's
+    // own shutdown does not wait for work in flight (dynalite would be closed under them).
+    const until = Date.now() + 20_000;
+    while (stack && Date.now() < until && (stack.gateway.connectionCount() > 0 || stack.usage.inFlight() > 0)) await new Promise((r) => setTimeout(r, 50));
     await stack?.close();
     stack = undefined;
     return null;
@@ -150,7 +156,7 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
   async post(req) {
     const l = loop!;
     for (const m of req.messages as QueueMessage[]) {
-      l.queue.push({ payload: encodeFrame(buildFrame({ ...m })), ids: await roomConnections(m.room_id), at: 0 });
+      l.queue.push({ payload: encodeFrame(buildFrame({ ...m })), ids: await roomConnections(m.room_id!), at: 0 });
     }
     while (l.workers < l.concurrency && l.queue.length) void postWorker(l);
     return { failed: [] };
@@ -207,6 +213,30 @@ const ops: Record<string, (req: Request) => Promise<unknown>> = {
   },
   async pollerStats() {
     return stack?.poller.stats() ?? null;
+  },
+  /** What the stack's traffic would be billed for so far (src/local/usage.ts). */
+  async usage() {
+    return stack!.usage.snapshot();
+  },
+  /**
+   * The gateway drops every socket (1001) and comes back on the same port: a reconnect storm;
+   * with `downMs` (the history fault run) it stays down that long first.
+   */
+  async restartGateway(req) {
+    const downMs = req.downMs === undefined ? undefined : Number(req.downMs);
+    await stack!.restartGateway(downMs === undefined ? {} : { whileDown: () => new Promise((r) => setTimeout(r, downMs)) });
+    return null;
+  },
+  /** A function's environment, as the stack gives it (for a probe that runs the bundle itself). */
+  async functionEnv(req) {
+    return stack!.functions[req.handler as HandlerName].config.env;
+  },
+  /** Messages still on the queue, visible or in flight (a record being retried is in flight). */
+  async queueCounts() {
+    const res = await stack!.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: stack!.queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    return { visible: Number(res.Attributes?.ApproximateNumberOfMessages ?? 0), inFlight: Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) };
   },
   async exit() {
     setImmediate(() => process.exit(0));

@@ -15,9 +15,19 @@ import { fmt } from '../../src/bench/format.js';
 import { round } from '../../src/bench/stats.js';
 import { ServerChild } from './child.js';
 import type { ProfileSummary } from './profile.js';
+import type { Usage } from '../../src/local/usage.js';
+import type { PriceTable } from '../../src/bench/prices.js';
+import type { UnitCost } from '../../src/bench/cost.js';
 
 export interface SessionOptions {
   serverFile: string;
+  /** The authorizer probe (authorizer-probe.ts, bundled), forked once per container measured. */
+  probeFile: string;
+  /** The Lambda bundles under test (dist/lambdas), and others to measure next to them (a build of main). */
+  bundleDir: string;
+  baselineBundles: string[];
+  /** Prices for the cost report (src/bench/prices.ts, with --prices applied). */
+  prices: PriceTable;
   /** Unminified Lambda bundles, so that profiles can name modules. */
   profileBundleDir?: string;
   profile: boolean;
@@ -28,7 +38,7 @@ export interface SessionOptions {
   log: (line: string) => void;
 }
 
-interface StackInfo {
+export interface StackInfo {
   endpoints: { websocket: string; management: string; dynamodb: string; sqs: string };
   queueUrl: string;
   tokensTable: string;
@@ -55,6 +65,8 @@ export interface RoundSettings {
 export class BenchSession {
   /** Rows dynalite's room index lost, per listener group opened on the stack. */
   readonly indexLosses: number[] = [];
+  /** Unit costs measured by one scenario for another (the storm's connects for the month estimate). */
+  readonly costs: { connect?: UnitCost; reconnect?: UnitCost } = {};
   private clients: { ddb: DynamoDBDocumentClient; sqs: SQSClient } | undefined;
   private stackRunning = false;
 
@@ -72,7 +84,7 @@ export class BenchSession {
   }
 
   /** A fresh stack in the child; `extra` overrides the suite's stack settings. */
-  async startStack(extra: Record<string, unknown> = {}): Promise<{ target: BenchTarget; ddb: DynamoDBDocumentClient }> {
+  async startStack(extra: Record<string, unknown> = {}): Promise<{ target: BenchTarget; ddb: DynamoDBDocumentClient; info: StackInfo }> {
     this.stopClients();
     const o = this.opts;
     const options = { ...o.stack, ...extra, ...(o.profile && o.profileBundleDir ? { bundleDir: o.profileBundleDir } : {}) };
@@ -91,7 +103,24 @@ export class BenchSession {
       tokensTable: info.tokensTable,
       jwtSecret: info.jwtSecret,
     });
-    return { target, ddb: clients.ddb };
+    return { target, ddb: clients.ddb, info };
+  }
+
+  /** The DynamoDB client for the stack the session started. */
+  ddb(): DynamoDBDocumentClient {
+    if (!this.clients) throw new Error('no stack is running');
+    return this.clients.ddb;
+  }
+
+  /** The SQS client for the stack the session started. */
+  sqs(): SQSClient {
+    if (!this.clients) throw new Error('no stack is running');
+    return this.clients.sqs;
+  }
+
+  /** The stack's usage meter, now (src/local/usage.ts). */
+  usage(): Promise<Usage> {
+    return this.child.call<Usage>('usage');
   }
 
   async stopStack(): Promise<void> {

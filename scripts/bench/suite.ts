@@ -6,7 +6,10 @@
  *    `ws` server broadcasting the same frames to as many sockets (the machine's floor);
  * 2. latency for one room of 1,000 listeners; 3. a sustained publish rate with no frame lost;
  * 4. read capacity per message, room index against Scan; 5. the effect of shards on one large
- *    room; and, on request, a concurrency sweep and CPU profiles of the server process.
+ *    room, and the deadline hand-over; 6. the connect path (bundle import times, the
+ *    authorizer's cost cold and warm); 7. a reconnect storm; 8. what a notification and a
+ *    connect cost, and a month next to AppSync Events; and, on request, a concurrency sweep and
+ *    CPU profiles of the server process.
  * The system under test runs in a child process (scripts/bench/server.ts); listeners and the
  * publisher run here. Each scenario is a function of scenarios.ts; this module runs them in turn.
  */
@@ -18,6 +21,8 @@ import { SCENARIO_RUNS, SCENARIOS, type Scenario } from './scenarios.js';
 export { SCENARIOS, type Scenario };
 /** The stage's functions, for the script's unminified profiling bundles. */
 export { FUNCTIONS } from '../../src/stack/definition.js';
+/** The price table, and --prices applied to it. */
+export { PRICES, withOverrides } from '../../src/bench/prices.js';
 
 export interface SuiteOptions extends SessionOptions {
   scenarios: Scenario[];

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { connectListeners, planRooms, type ConnectReport } from './listeners.js';
 import { runRound, type RoundProgress, type RoundReport } from './round.js';
 import type { BenchTarget } from './target.js';
+import { usageBetween, type Usage } from '../local/usage.js';
 
 export interface BenchOptions {
   rooms: number;
@@ -19,6 +20,15 @@ export interface BenchOptions {
   signal?: AbortSignal;
   /** A line of progress, at most about once a second. */
   progress?: (line: string) => void;
+  /** The stack's usage meter (a stack the bench started itself): the run's windows are metered. */
+  meter?: { snapshot(): Usage };
+}
+
+/** What each phase of the run used: opening the listeners, the round, closing them. */
+export interface RunUsage {
+  connect: Usage;
+  round: Usage;
+  close: Usage;
 }
 
 export interface BenchReport {
@@ -29,6 +39,7 @@ export interface BenchReport {
   /** Listener sockets the server closed during the run (must be 0). */
   dropped: number;
   notes: string[];
+  usage?: RunUsage;
 }
 
 export function newRunId(): string {
@@ -46,15 +57,21 @@ export async function runBench(target: BenchTarget, opts: BenchOptions): Promise
   const runId = newRunId();
   const plan = planRooms(`bench-${runId}`, opts.rooms, opts.listeners);
   const say = opts.progress ?? (() => {});
+  const meter = opts.meter;
+  const start = meter?.snapshot();
   say(`opening ${opts.listeners} listeners in ${opts.rooms} rooms on ${target.name}…`);
   const { group, report: connect } = await connectListeners(plan, (room) => target.listenerUrl(room), {
     concurrency: opts.connectConcurrency,
     signal: opts.signal,
     onProgress: (opened, failed, total) => say(`connected ${opened}/${total}${failed ? `, ${failed} failed` : ''}`),
   });
+  const connected = meter?.snapshot();
+  let rounded: Usage | undefined;
+  let report: BenchReport | undefined;
   try {
     if (connect.opened === 0) {
-      return { target: target.name, settings: settingsOf(opts), connect, round: emptyRound(opts.messages), dropped: 0, notes: target.notes };
+      report = { target: target.name, settings: settingsOf(opts), connect, round: emptyRound(opts.messages), dropped: 0, notes: target.notes };
+      return report;
     }
     say(`publishing ${opts.messages} messages${opts.rate ? ` at ${opts.rate}/s` : ' as fast as the queue takes them'}…`);
     const round = await runRound(group, target.publish, {
@@ -67,12 +84,26 @@ export async function runBench(target: BenchTarget, opts: BenchOptions): Promise
       signal: opts.signal,
       onProgress: (p) => say(describeProgress(p)),
     });
-    return { target: target.name, settings: settingsOf(opts), connect, round, dropped: group.dropped(), notes: target.notes };
+    // The event source deletes a batch after its invocation returns: let the last deletes land.
+    if (meter) await sleep(SETTLE_MS);
+    rounded = meter?.snapshot();
+    report = { target: target.name, settings: settingsOf(opts), connect, round, dropped: group.dropped(), notes: target.notes };
+    return report;
   } finally {
     say('closing listeners…');
     await group.close();
+    if (meter && start && connected && report) {
+      const before = rounded ?? connected;
+      // $disconnect runs after the socket closed: wait (bounded) until it ran for every listener.
+      const until = Date.now() + 5000;
+      while (Date.now() < until && (usageBetween(before, meter.snapshot()).lambda.disconnect?.invocations ?? 0) < connect.opened) await sleep(50);
+      report.usage = { connect: usageBetween(start, connected), round: usageBetween(connected, before), close: usageBetween(before, meter.snapshot()) };
+    }
   }
 }
+
+const SETTLE_MS = 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function settingsOf(o: BenchOptions): BenchReport['settings'] {
   return { rooms: o.rooms, listeners: o.listeners, messages: o.messages, rate: o.rate ?? null, payloadBytes: o.payload };

@@ -1,5 +1,6 @@
 /** Plain-text tables for bench reports (the CLI verb and the bench script). */
 import type { BenchReport } from './bench.js';
+import { MINUTES_PER_MONTH, type RunCost, type UnitCost } from './cost.js';
 
 /** Left-aligned first column, right-aligned others; `header` rows are underlined. */
 export function table(rows: Array<Array<string | number>>, header = 1): string {
@@ -44,4 +45,36 @@ export function formatReport(r: BenchReport): string {
   if (r.round.drained !== 'complete') tail.push(`stopped waiting for frames: ${r.round.drained === 'quiet' ? 'none arrived for a while' : r.round.drained}`);
   tail.push(...r.notes.map((n) => `note: ${n}`));
   return [head, '', table(rows), ...(tail.length ? ['', ...tail] : [])].join('\n');
+}
+
+/** Dollars, with enough digits to show fractions of a cent. */
+export function usd(x: number): string {
+  if (x === 0) return '$0';
+  if (Math.abs(x) >= 100) return `$${fmt(Math.round(x))}`;
+  if (Math.abs(x) >= 0.995) return `$${x.toFixed(2)}`;
+  return `$${x.toPrecision(2)}`;
+}
+
+/** The cost section of a bench report: per million notifications and connects, what each line was. */
+export function formatCost(c: RunCost): string {
+  const n = c.notifications;
+  const k = c.connects;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const lines = (u: UnitCost) =>
+    u.priced.lines.map((l) => [`  ${l.item}`, `${fmt(Math.round(l.quantity * 100) / 100)} ${l.unit}`, usd(u.count ? (l.usd * 1e6) / u.count : 0)]);
+  return [
+    `cost, priced for ${c.prices.region} on-demand (${c.architecture}), prices of ${c.prices.date}${c.prices.overridden.length ? `, overridden: ${c.prices.overridden.join(', ')}` : ''}:`,
+    table([
+      ['', 'hermes (Lambda, DynamoDB, SQS)', 'API Gateway messages', 'together'],
+      [`per 1M delivered notifications (${fmt(n.count)} measured)`, usd(n.perMillion.hermes), usd(n.perMillion.apigwMessages), usd(n.perMillion.total)],
+      [`per 1M connects (${fmt(k.count)} measured, with their disconnects)`, usd(k.perMillion.hermes), usd(k.perMillion.apigwMessages), usd(k.perMillion.total)],
+    ]),
+    `hermes's own share of a notification: ${pct(c.ownShareOfMessages)} of API Gateway's message charge for it`,
+    `connection minutes: ${fmt(Math.round(c.connectionMinutes.minutes * 10) / 10)} in this run (${usd(c.connectionMinutes.usd)}); a connection open for a month: ${usd(MINUTES_PER_MONTH * (c.connectionMinutes.minutes ? c.connectionMinutes.usd / c.connectionMinutes.minutes : 0))}`,
+    `a stage at rest for a month (nothing connected): ${usd(c.atRestMonth.usd)}, the event source's long polls (${fmt(c.atRestMonth.sqsRequests)} SQS receives, assumed, not measured)`,
+    '',
+    table([['what the round used', 'quantity', 'per 1M notifications'], ...lines(n)]),
+    '',
+    table([['what the connects used', 'quantity', 'per 1M connects'], ...lines(k)]),
+  ].join('\n');
 }

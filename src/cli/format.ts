@@ -73,7 +73,7 @@ const asText = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 
 /**
  * One line for a received frame: `12:03:04  info     backend   Backup job finished`, at the
- * time it was sent. Frames that follow the subscriber convention (`data: {type, data}`) show
+ * time it was sent; `(to alice, replayed)` after a message to one user, or one a resume sent again. Frames that follow the subscriber convention (`data: {type, data}`) show
  * their type and text; other data is shown as JSON.
  */
 export function formatFrame(c: Colors, frame: Frame, receivedAt = new Date()): string {
@@ -89,7 +89,8 @@ export function formatFrame(c: Colors, frame: Frame, receivedAt = new Date()): s
   } else {
     body = asText(frame.data);
   }
-  return `${c.dim(clock(time))}  ${colorFor(c, type)(type.padEnd(7))}  ${c.bold(sender.padEnd(9))}  ${body}`;
+  const marks = [frame.to_user_id !== undefined && `to ${frame.to_user_id}`, frame.replay && 'replayed'].filter(Boolean);
+  return `${c.dim(clock(time))}  ${colorFor(c, type)(type.padEnd(7))}  ${c.bold(sender.padEnd(9))}  ${body}${marks.length ? `  ${c.dim(`(${marks.join(', ')})`)}` : ''}`;
 }
 
 /** The last part of a queue URL: its name. */

@@ -1,6 +1,7 @@
 /**
- * The connection `hermes listen` keeps. Reconnecting, backoff, keepalive, deduplication and
- * the frame type are the client library's (client/hermes-client.ts), run here with `ws`; this
+ * The connection `hermes listen` keeps. Reconnecting, backoff, keepalive, deduplication, the
+ * replay of what was missed (resume, in seq order) and the frame type are the client library's
+ * (client/hermes-client.ts), run here with `ws`; this
  * module adds only what a command-line listener with one fixed token wants:
  * - it stops for good when a handshake is refused with 401/403: the token was revoked or has
  *   expired, and retrying it can never succeed (Node, unlike a browser, sees the status);
@@ -8,7 +9,7 @@
  * - what is sent while a reconnect is under way waits for the connection instead of being lost.
  */
 import WebSocket from 'ws';
-import { connect, wsHandshakeStatus, type ClientError, type CloseInfo, type ConnectOptions, type Frame } from '../../client/hermes-client.js';
+import { connect, wsHandshakeStatus, type ClientError, type CloseInfo, type ConnectOptions, type Frame, type StreamName } from '../../client/hermes-client.js';
 
 export type ListenEvent =
   /** Connected; `reconnect` is false the first time. */
@@ -18,7 +19,9 @@ export type ListenEvent =
   /** A reconnect attempt failed (network, a timeout or a status other than 401/403); retrying. */
   | { kind: 'retry'; error: string; delayMs: number }
   /** A message that is not a frame: an error frame answering what was sent, or garbage. */
-  | { kind: 'problem'; problem: ClientError };
+  | { kind: 'problem'; problem: ClientError }
+  /** Messages from..to of a stream are gone: older than the stage's retention, or beyond its cap. */
+  | { kind: 'gap'; stream: StreamName; from: number; to: number };
 
 export type ListenEnd =
   | { kind: 'stopped' }
@@ -31,8 +34,10 @@ export interface ListenConnectionOptions {
   /** The stage's WebSocket URL, without the token. */
   url: string;
   token: string;
-  /** Every new frame, once (a redelivered one is dropped by the client). */
+  /** Every new frame, once, in seq order per stream (a redelivered one is dropped by the client). */
   onFrame(frame: Frame): void;
+  /** Replay each stream after this seq first (the client's `since`). */
+  since?: Partial<Record<StreamName, number>>;
   onEvent?(event: ListenEvent): void;
   /** Aborting it closes the connection (1000) and ends with `stopped`. */
   signal: AbortSignal;
@@ -47,7 +52,7 @@ export interface ListenConnection {
 }
 
 export function openListenConnection(opts: ListenConnectionOptions): ListenConnection {
-  const client = connect({ ...opts.client, url: opts.url, token: opts.token, WebSocket, handshakeStatus: wsHandshakeStatus });
+  const client = connect({ ...opts.client, url: opts.url, token: opts.token, since: opts.since, WebSocket, handshakeStatus: wsHandshakeStatus });
   const pending: unknown[] = [];
   let everOpened = false;
   let resolveDone!: (end: ListenEnd) => void;
@@ -73,6 +78,7 @@ export function openListenConnection(opts: ListenConnectionOptions): ListenConne
   });
   client.on('frame', (frame) => opts.onFrame(frame));
   client.on('error', (problem) => opts.onEvent?.({ kind: 'problem', problem }));
+  client.on('gap', (gap) => opts.onEvent?.({ kind: 'gap', ...gap }));
 
   if (opts.signal.aborted) stop();
   else opts.signal.addEventListener('abort', stop, { once: true });

@@ -19,11 +19,14 @@ export interface NdjsonOptions {
   source: string;
   /** With a room, every line is the data of a message to it; without, a full message. */
   room?: string;
+  /** With a user, every line is the data of a message to that user (all their connections). */
+  toUser?: string;
   /** Sender for lines that do not name one. */
   user: string;
 }
 
-const FULL_MESSAGE_HINT = 'Each line must be a message like {"room_id": "demo", "data": {...}}; or pass --room to send each line as the data.';
+const FULL_MESSAGE_HINT =
+  'Each line must be a message like {"room_id": "demo", "data": {...}} or {"to_user_id": "alice", "data": {...}}; or pass --room or --to-user to send each line as the data.';
 
 /** Messages from NDJSON lines; blank lines are skipped. */
 export async function parseNdjson(lines: AsyncIterable<string>, opts: NdjsonOptions): Promise<InputMessage[]> {
@@ -37,12 +40,17 @@ export async function parseNdjson(lines: AsyncIterable<string>, opts: NdjsonOpti
     try {
       value = JSON.parse(text);
     } catch (err) {
+      const flag = opts.room !== undefined ? '--room' : opts.toUser !== undefined ? '--to-user' : undefined;
       throw new UsageError(`Line ${n} of ${opts.source} is not JSON (${(err as Error).message}).`, {
-        hint: opts.room === undefined ? FULL_MESSAGE_HINT : 'With --room, each line is one JSON value: the data of one message.',
+        hint: flag === undefined ? FULL_MESSAGE_HINT : `With ${flag}, each line is one JSON value: the data of one message.`,
       });
     }
     if (opts.room !== undefined) {
       out.push({ message: { room_id: opts.room, user_id: opts.user, data: value }, line: n });
+      continue;
+    }
+    if (opts.toUser !== undefined) {
+      out.push({ message: { to_user_id: opts.toUser, user_id: opts.user, data: value }, line: n });
       continue;
     }
     if (value && typeof value === 'object' && 'shard' in value) {

@@ -15,6 +15,17 @@ export function parseDuration(name: string, raw: string): number {
   return Number(m[1]) * UNITS[m[2] ?? 's'];
 }
 
+/**
+ * Where a replay starts: a seq ("42": the messages after seq 42; "0": all that is kept) or a
+ * duration with its unit ("15m": the messages sent in the last 15 minutes).
+ */
+export function parseSince(name: string, raw: string): { seq: number } | { seconds: number } {
+  const text = String(raw).trim();
+  if (/^\d+$/.test(text) && Number.isSafeInteger(Number(text))) return { seq: Number(text) };
+  if (/^\d+(?:\.\d+)?\s*(ms|s|m|h|d)$/.test(text)) return { seconds: parseDuration(name, text) };
+  throw new UsageError(`Invalid ${name} value: "${raw}". Give a seq (42: the messages after seq 42; 0: all kept) or a duration with its unit (30s, 15m, 2h, 7d).`);
+}
+
 export function parseIntFlag(name: string, raw: string | number, min: number, max: number): number {
   const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
   if (!Number.isInteger(n) || n < min || n > max || String(raw).trim() === '') {

@@ -6,11 +6,12 @@
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { isValidStage, resourceNames, type ResourceNames } from '../stack/names.js';
-import { DEFAULT_REGION, DEFAULT_STAGE } from '../core/defaults.js';
-import { parseBcryptCost } from './parse.js';
+import { DEFAULT_HISTORY_MAX_PER_STREAM, DEFAULT_HISTORY_RETENTION_SECONDS, DEFAULT_REGION, DEFAULT_STAGE } from '../core/defaults.js';
+import { parseBcryptCost, parseDuration, parseIntFlag } from './parse.js';
 import { pick, readConfigFile, fileKey, type Env, type Resolved, type Source } from './sources.js';
 import { readStageRecord, stageRecordPath, type ServiceEndpoints } from './stage-record.js';
 import type { DevSettings } from './dev-settings.js';
+import type { EnvSetting } from '../stack/definition.js';
 
 export interface HermesConfig {
   stage: Resolved<string>;
@@ -22,6 +23,10 @@ export interface HermesConfig {
   dlqUrl: Resolved<string | undefined>;
   jwtSecret: Resolved<string | undefined>;
   bcryptCost: Resolved<number>;
+  /** Seconds the stage keeps messages for replay (0: none); what deploy and `hermes dev` give the functions. */
+  historyRetention: Resolved<number>;
+  /** Messages kept per room or user. */
+  historyMaxPerStream: Resolved<number>;
   stateDir: Resolved<string>;
   names: ResourceNames;
   /** True when the stage is served by `hermes dev` on this machine. */
@@ -133,6 +138,20 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
     undefined,
   );
   const bcryptCost: Resolved<number> = { ...costRaw, value: parseBcryptCost(costRaw.value, costRaw.from) };
+  // The stage's history: its own key in the config file, else the file's, else the default.
+  const historySetting = (envName: string, key: 'historyRetention' | 'historyMaxPerStream', parse: (from: string, raw: string) => number, fallback: number) => {
+    const raw = pick<string | number | undefined>(
+      [
+        ['env', envName, env[envName]],
+        ['file', fileKey(`stages.${stage.value}.${key}`), perStage[key]],
+        ['file', fileKey(key), file[key]],
+      ],
+      undefined,
+    );
+    return raw.value === undefined ? { value: fallback, source: raw.source } : { ...raw, value: parse(raw.from!, String(raw.value)) };
+  };
+  const historyRetention: Resolved<number> = historySetting('HERMES_HISTORY_RETENTION', 'historyRetention', (from, raw) => Math.round(parseDuration(from, raw)), DEFAULT_HISTORY_RETENTION_SECONDS);
+  const historyMaxPerStream: Resolved<number> = historySetting('HERMES_HISTORY_MAX_PER_STREAM', 'historyMaxPerStream', (from, raw) => parseIntFlag(from, raw, 0, 10_000_000), DEFAULT_HISTORY_MAX_PER_STREAM);
   return {
     stage,
     region,
@@ -143,10 +162,23 @@ export function resolveConfig(flags: ConfigFlags = {}, env: Env = process.env, c
     dlqUrl,
     jwtSecret,
     bcryptCost,
+    historyRetention,
+    historyMaxPerStream,
     stateDir,
     names: resourceNames(stage.value),
     local: record?.pid !== undefined || stage.value === DEFAULT_STAGE,
   };
+}
+
+/**
+ * The stage's tunable function settings that are set (not defaults), as the functions' variables
+ * take them: deploy puts them in the functions' environment, `hermes dev` in the local stack's.
+ */
+export function stageTunables(config: HermesConfig): Partial<Record<EnvSetting, string>> {
+  const out: Partial<Record<EnvSetting, string>> = {};
+  if (config.historyRetention.source !== 'default') out.historyRetentionSeconds = String(config.historyRetention.value);
+  if (config.historyMaxPerStream.source !== 'default') out.historyMaxPerStream = String(config.historyMaxPerStream.value);
+  return out;
 }
 
 export type DescribedSetting = { value: unknown; source: Source; from?: string };
@@ -169,6 +201,8 @@ export function describeConfig(config: HermesConfig, dev?: DevSettings): Record<
   add('dlqUrl', config.dlqUrl);
   add('jwtSecret', config.jwtSecret, true);
   add('bcryptCost', config.bcryptCost);
+  add('historyRetention', config.historyRetention);
+  add('historyMaxPerStream', config.historyMaxPerStream);
   add('stateDir', config.stateDir);
   if (dev) for (const [k, v] of Object.entries(dev)) add(`dev.${k}`, v);
   return out;

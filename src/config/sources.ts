@@ -27,7 +27,11 @@ export interface FileConfig {
   profile?: string;
   endpointUrl?: string;
   bcryptCost?: number;
-  stages?: Record<string, { region?: string; profile?: string; endpointUrl?: string }>;
+  /** How long the stage keeps messages for replay: a duration ("24h") or seconds; 0 keeps none. */
+  historyRetention?: string | number;
+  /** Messages kept per room or user. */
+  historyMaxPerStream?: number;
+  stages?: Record<string, { region?: string; profile?: string; endpointUrl?: string; historyRetention?: string | number; historyMaxPerStream?: number }>;
   /** `hermes dev`'s own settings (src/config/dev-settings.ts). */
   dev?: { port?: number | string; dynamodbPort?: number | string; sqsPort?: number | string; host?: string };
 }

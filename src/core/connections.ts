@@ -1,6 +1,6 @@
 /**
  * The connections table: one row per live WebSocket connection, keyed by connection_id, with
- * GSIs on room_id (fan-out) and user_id (per-user operations). Fan-out reads a room through a
+ * GSIs on room_id (fan-out) and user_id (messages to one user, per-user operations). Fan-out reads a room through a
  * Query on the room index (every page, through the SDK's paginator); it never Scans.
  */
 import { DeleteCommand, GetCommand, PutCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
@@ -10,16 +10,6 @@ import { ROOM_INDEX, USER_INDEX } from '../stack/names.js';
 
 /** API Gateway closes every connection after 2 hours; a row older than that is stale. */
 export const MAX_CONNECTION_SECONDS = 2 * 3600;
-
-/**
- * API Gateway answers 410 to @connections calls for a connection whose `$connect` is still
- * running (docs/api-gateway-websocket.md §4.3), and the connect handler writes the row during `$connect`. So a 410 for a
- * row younger than the longest handshake is no proof that the client is gone: deleting it would
- * cut a live client off every message for up to 2 hours. `connected_at` is taken when the
- * handshake starts, and the authorizer and `$connect` may each take up to the 29 s integration
- * timeout (docs/api-gateway-websocket.md §5): hence a minute.
- */
-export const CONNECT_GRACE_SECONDS = 60;
 
 export interface ConnectionRow {
   connection_id: string;
@@ -100,8 +90,24 @@ export const roomConnectionIdsQuery = (table: string, roomId: string): QueryComm
 });
 
 export async function listRoomConnectionIds(deps: ConnectionStoreDeps, roomId: string): Promise<string[]> {
+  return connectionIds(deps, roomConnectionIdsQuery(deps.table, roomId));
+}
+
+const byUser = (table: string, userId: string): QueryCommandInput => ({
+  TableName: table,
+  IndexName: USER_INDEX,
+  KeyConditionExpression: 'user_id = :u',
+  ExpressionAttributeValues: { ':u': userId },
+});
+
+/** A message to one user reaches each of the user's connections, in any room, from the user index. */
+export async function listUserConnectionIds(deps: ConnectionStoreDeps, userId: string): Promise<string[]> {
+  return connectionIds(deps, { ...byUser(deps.table, userId), ProjectionExpression: 'connection_id' });
+}
+
+async function connectionIds(deps: ConnectionStoreDeps, query: QueryCommandInput): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of paginateQuery({ client: deps.ddb }, roomConnectionIdsQuery(deps.table, roomId))) {
+  for await (const page of paginateQuery({ client: deps.ddb }, query)) {
     for (const item of page.Items ?? []) ids.push(item.connection_id as string);
   }
   return ids;
@@ -126,14 +132,7 @@ export async function listConnections(
     rows = await collect(paginateQuery(paging, byRoom(deps.table, filter.roomId)));
     if (filter.userId !== undefined) rows = rows.filter((r) => r.user_id === filter.userId);
   } else if (filter.userId !== undefined) {
-    rows = await collect(
-      paginateQuery(paging, {
-        TableName: deps.table,
-        IndexName: USER_INDEX,
-        KeyConditionExpression: 'user_id = :u',
-        ExpressionAttributeValues: { ':u': filter.userId },
-      }),
-    );
+    rows = await collect(paginateQuery(paging, byUser(deps.table, filter.userId)));
   } else {
     rows = await collect(paginateScan(paging, { TableName: deps.table }));
   }

@@ -3,18 +3,22 @@
  * deliver.ts reads them) through the `@connections` API, with bounded concurrency. A connection
  * that answers 410 GoneException is stale (its client vanished) and its row is deleted;
  * throttling (429) is retried with backoff; anything else is counted as failed and reported,
- * never thrown away silently.
+ * never thrown away silently. With a `stopAt` time, no post starts after it: the connections
+ * not reached yet come back as `unreached`, for deliver.ts to hand over to another invocation.
  */
 import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { isGone, retryThrottled } from './management.js';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { CONNECT_GRACE_SECONDS, deleteConnection, type ConnectionStoreDeps } from './connections.js';
+import { deleteConnection, type ConnectionStoreDeps } from './connections.js';
+import { CONNECT_GRACE_SECONDS } from './defaults.js';
 
 export interface FanoutResult {
   delivered: number;
   pruned: number;
   failed: number;
   failures: Array<{ connectionId: string; error: string }>;
+  /** Connections not posted to because `stopAt` came first. */
+  unreached: string[];
 }
 
 export interface FanoutDeps extends ConnectionStoreDeps {
@@ -25,6 +29,10 @@ export interface FanoutDeps extends ConnectionStoreDeps {
   /** Retries after a 429 before the delivery counts as failed. */
   maxThrottleRetries?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Epoch ms after which no new post is started (the invocation's deadline less a margin). */
+  stopAt?: number;
+  /** The clock `stopAt` is read on; tests set it. */
+  now?: () => number;
   /** Structured: a message and its keys (the handlers pass their Powertools Logger). */
   logger?: { warn(message: string, keys: Record<string, unknown>): void };
 }
@@ -35,7 +43,7 @@ export interface FanoutTarget {
 }
 
 export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<FanoutResult> {
-  const result: FanoutResult = { delivered: 0, pruned: 0, failed: 0, failures: [] };
+  const result: FanoutResult = { delivered: 0, pruned: 0, failed: 0, failures: [], unreached: [] };
   const sleep = deps.sleep;
   const connectedBefore = Date.now() - (deps.connectGraceSeconds ?? CONNECT_GRACE_SECONDS) * 1000;
   const maxRetries = deps.maxThrottleRetries ?? 5;
@@ -63,10 +71,13 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
   };
 
   const ids = target.connectionIds;
+  const now = deps.now ?? Date.now;
+  const stopAt = deps.stopAt ?? Infinity;
   let next = 0;
   const workers = Array.from({ length: Math.max(1, deps.concurrency ?? 32) }, async () => {
-    while (next < ids.length) await deliver(ids[next++]);
+    while (next < ids.length && now() < stopAt) await deliver(ids[next++]);
   });
   await Promise.all(workers);
+  result.unreached = ids.slice(next);
   return result;
 }

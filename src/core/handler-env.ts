@@ -5,8 +5,7 @@
  */
 import { resourceNames } from '../stack/names.js';
 import { ENV } from '../stack/definition.js';
-import { DEFAULT_REGION, DEFAULT_STAGE } from './defaults.js';
-import { CONNECT_GRACE_SECONDS } from './connections.js';
+import { CONNECT_GRACE_SECONDS, DEFAULT_HISTORY_MAX_PER_STREAM, DEFAULT_HISTORY_RETENTION_SECONDS, DEFAULT_REGION, DEFAULT_STAGE } from './defaults.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -15,6 +14,11 @@ export interface HandlerSettings {
   region: string;
   connectionsTable: string;
   tokensTable: string;
+  historyTable: string;
+  /** How long messages are kept for replay; 0: the stage keeps no history (frames carry no seq). */
+  historyRetentionSeconds: number;
+  /** Messages kept per stream (room or user); 0: no cap. */
+  historyMaxPerStream: number;
   queueUrl?: string;
   /** Where send-message moves a malformed record, with the reason attached. */
   dlqUrl?: string;
@@ -52,6 +56,9 @@ export function handlerSettings(env: Env): HandlerSettings {
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || DEFAULT_REGION,
     connectionsTable: env[ENV.connectionsTable] || names.connectionsTable,
     tokensTable: env[ENV.tokensTable] || names.tokensTable,
+    historyTable: env[ENV.historyTable] || names.historyTable,
+    historyRetentionSeconds: positiveInt(env, ENV.historyRetentionSeconds, DEFAULT_HISTORY_RETENTION_SECONDS, 0),
+    historyMaxPerStream: positiveInt(env, ENV.historyMaxPerStream, DEFAULT_HISTORY_MAX_PER_STREAM, 0),
     queueUrl: env[ENV.queueUrl] || undefined,
     dlqUrl: env[ENV.dlqUrl] || undefined,
     jwtSecret: env[ENV.jwtSecret] || undefined,

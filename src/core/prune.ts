@@ -11,7 +11,8 @@
  * Deleting a row someone else deleted meanwhile is harmless, and a probe that fails for any
  * other reason keeps the row and is reported.
  */
-import { CONNECT_GRACE_SECONDS, deleteConnection, listConnections, MAX_CONNECTION_SECONDS, type ConnectionRow, type ConnectionStoreDeps } from './connections.js';
+import { CONNECT_GRACE_SECONDS } from './defaults.js';
+import { deleteConnection, listConnections, MAX_CONNECTION_SECONDS, type ConnectionRow, type ConnectionStoreDeps } from './connections.js';
 import { mapLimit } from './concurrency.js';
 import { describeError, probeConnection, type ManagementClient, type RetryOptions } from './management.js';
 

@@ -10,8 +10,9 @@ import bcrypt from 'bcryptjs';
 import { DeleteCommand, GetCommand, PutCommand, BatchWriteCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { InvalidInputError, TokenRefusedError } from './errors.js';
-import { roomProblem } from './envelope.js';
+import { roomProblem, userProblem } from './envelope.js';
 import { DEFAULT_BCRYPT_COST } from './defaults.js';
+import { bcryptCheck, type SecretCheck } from './token-cache.js';
 
 export const TOKEN_ALGORITHM = 'HS512';
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
@@ -61,11 +62,8 @@ export function generateJwtSecret(): string {
   return randomBytes(64).toString('base64url');
 }
 
-export function userProblem(user: unknown): string | undefined {
-  if (typeof user !== 'string' || user.length === 0) return 'must be a non-empty string';
-  if (user.length > 256) return 'must be at most 256 characters';
-  return undefined;
-}
+// The user id rule lives with the envelope, which also checks a message's recipient.
+export { userProblem } from './envelope.js';
 
 export async function issueToken(
   deps: TokenStoreDeps & { secret: string; bcryptCost?: number; now?: () => number },
@@ -170,7 +168,12 @@ export function decodeUnverified(token: string): Record<string, unknown> | undef
  * then the bcrypt check of the secret, then room and user against the row.
  */
 export async function verifyToken(
-  deps: TokenStoreDeps & { secret: string; now?: () => number },
+  deps: TokenStoreDeps & {
+    secret: string;
+    now?: () => number;
+    /** The bcrypt step; a warm authorizer passes its cache of verified secrets (core/token-cache.ts). */
+    checkSecret?: SecretCheck;
+  },
   token: string,
 ): Promise<TokenClaims> {
   const nowSec = Math.floor((deps.now?.() ?? Date.now()) / 1000);
@@ -187,7 +190,7 @@ export async function verifyToken(
   if (row.room_id !== claims.room_id) {
     throw new TokenRefusedError('room-mismatch', `The token claims room "${claims.room_id}" but was issued for another room.`);
   }
-  if (!(await bcrypt.compare(claims.token, row.hash))) {
+  if (!(await (deps.checkSecret ?? bcryptCheck)(claims.jti, claims.token, row.hash))) {
     throw new TokenRefusedError('secret-mismatch', 'The token\'s secret does not match the stored hash.');
   }
   return claims;

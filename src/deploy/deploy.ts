@@ -5,7 +5,7 @@
  * is `unchanged` get no call at all, so a second deploy of the same code mutates nothing.
  */
 import type { ResourceNames } from '../stack/names.js';
-import type { HandlerName } from '../stack/definition.js';
+import type { EnvSetting, HandlerName } from '../stack/definition.js';
 import { ENV } from '../stack/definition.js';
 import { generateJwtSecret } from '../core/tokens.js';
 import type { Aws } from './aws.js';
@@ -29,6 +29,8 @@ export interface DeployOptions {
   wait?: WaitOptions;
   /** Called once per resource as it is applied (or found unchanged). */
   onProgress?: (item: PlanItem) => void;
+  /** The stage's tunable settings that are set (e.g. history retention); the rest keep the handlers' defaults. */
+  tunables?: Partial<Record<EnvSetting, string>>;
 }
 
 export interface DeployOutputs {
@@ -79,7 +81,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   // Keep the deployed signing key: replacing it would invalidate every token already issued.
   const jwtSecret = observed.functions[names.fn('authorizer')]?.env[ENV.jwtSecret] || generateJwtSecret();
   const ids = knownIds(observed, names, aws.region);
-  const first = plan(desiredState({ names, ids, codeSha256, jwtSecret }), observed);
+  const first = plan(desiredState({ names, ids, codeSha256, jwtSecret, tunables: opts.tunables }), observed);
   const result = (items: PlanItem[], outputs?: DeployOutputs): DeployResult => {
     const summary = summarize(items);
     return { stage: names.stage, region: aws.region, dryRun: Boolean(opts.dryRun), changed: summary.create + summary.update > 0, summary, plan: items, outputs };
@@ -89,7 +91,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   const ctx: ApplyContext = { aws, wait: opts.wait ?? DEFAULT_WAIT };
   const done = (item: PlanItem) => opts.onProgress?.(item);
   const at = (items: PlanItem[], kind: PlanItem['kind'], resource: string) => items.find((i) => i.kind === kind && i.resource === resource)!;
-  let desired = desiredState({ names, ids, codeSha256, jwtSecret });
+  let desired = desiredState({ names, ids, codeSha256, jwtSecret, tunables: opts.tunables });
 
   // Foundation: what the other resources' ARNs, URLs and policies are made of.
   for (const t of desired.tables) {
@@ -99,7 +101,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
     if (parsed && !ids.account) Object.assign(ids, parsed);
     done(item);
   }
-  desired = desiredState({ names, ids, codeSha256, jwtSecret }); // the DLQ ARN needs the account
+  desired = desiredState({ names, ids, codeSha256, jwtSecret, tunables: opts.tunables }); // the DLQ ARN needs the account
   for (const q of desired.queues) {
     const item = at(first, 'queue', q.name);
     const { url } = await applyQueue(ctx, q, observed.queues[q.name], item);
@@ -113,7 +115,7 @@ export async function deploy(aws: Aws, opts: DeployOptions): Promise<DeployResul
   ids.apiHost = live.endpoint ? new URL(live.endpoint).host : undefined;
   done(apiItem);
 
-  desired = desiredState({ names, ids, codeSha256, jwtSecret });
+  desired = desiredState({ names, ids, codeSha256, jwtSecret, tunables: opts.tunables });
   const items = plan(desired, observed);
   const fnName = (h: HandlerName) => names.fn(h);
   for (const r of desired.roles) {

@@ -5,7 +5,7 @@
  * (test/deploy-policies.test.ts checks it).
  */
 import { FUNCTIONS, type Access, type HandlerName } from '../stack/definition.js';
-import { ROOM_INDEX, USER_INDEX, type ResourceNames } from '../stack/names.js';
+import { INDEX_NAMES, type ResourceNames } from '../stack/names.js';
 import type { StageArns } from './arns.js';
 import type { PolicyDocument, PolicyStatement } from './types.js';
 
@@ -23,8 +23,6 @@ function logs(h: HandlerName, arns: StageArns): PolicyStatement {
   const group = arns.logGroup(h);
   return allow('Logs', ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'], [group, `${group}:*`]);
 }
-
-const INDEX_NAMES = { room: ROOM_INDEX, user: USER_INDEX } as const;
 
 function statement(a: Access, names: ResourceNames, arns: StageArns): PolicyStatement {
   if ('postToConnections' in a) return allow(a.sid, ['execute-api:ManageConnections'], [arns.manageConnections]);

@@ -28,12 +28,15 @@ export interface DesiredInput {
   codeSha256: Record<HandlerName, string>;
   /** The authorizer's signing key: the one already deployed, or a new one on first deploy. */
   jwtSecret: string;
+  /** Tunable settings the stage sets (src/config/resolve.ts stageTunables); functions list which they take. */
+  tunables?: Partial<Record<EnvSetting, string>>;
 }
 
 /** The value of every setting a deployed function may be given. */
 function settingValues(input: DesiredInput, arns: StageArns): Partial<Record<EnvSetting, string>> {
   const { names } = input;
   return {
+    ...input.tunables,
     ...nameSettings(names),
     jwtSecret: input.jwtSecret,
     queueUrl: arns.queueUrl,

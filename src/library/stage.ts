@@ -21,7 +21,8 @@ export interface StageOptions extends ConfigFlags, StageAccessOptions {
 }
 
 /**
- * A message as the queue carries it (the documented queue format): `room_id` and `data`, and
+ * A message as the queue carries it (the documented queue format): `room_id` (or `to_user_id`,
+ * every connection of one user) and `data`, and
  * optionally `user_id` (the sender, shown to clients) and `id` (the frame id clients
  * deduplicate by). The fields are the envelope's (src/core/envelope.ts), so a field the envelope
  * gains is one a backend can send.

@@ -12,6 +12,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bindPort, closeServer } from './bind.js';
 import { fixDynaliteStreams } from './dynalite-streams.js';
 import { tableDefinitions } from '../stack/tables.js';
+import { meterDynamo, type UsageMeter } from './usage.js';
 import type { ResourceNames } from '../stack/names.js';
 
 const require = createRequire(import.meta.url);
@@ -22,10 +23,24 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
-export async function startDynamo(opts: { host: string; port: number; path?: string }): Promise<LocalDynamo> {
+/**
+ * With a meter, every request's read and write units are counted (src/local/usage.ts);
+ * `indexesOf(table)` says how many global secondary indexes each write also goes to.
+ */
+export async function startDynamo(opts: {
+  host: string;
+  port: number;
+  path?: string;
+  meter?: { usage: UsageMeter; indexesOf: (table: string) => number };
+}): Promise<LocalDynamo> {
   fixDynaliteStreams();
   const dynalite = require('dynalite') as (o: object) => Server;
   const server = dynalite({ path: opts.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  if (opts.meter) {
+    const [handler] = server.listeners('request') as Array<Parameters<typeof meterDynamo>[0]>;
+    server.removeAllListeners('request');
+    server.on('request', meterDynamo(handler, opts.meter.usage, opts.meter.indexesOf));
+  }
   const port = await bindPort(server, opts.port, opts.host, 'DynamoDB', '--dynamodb-port');
   return { endpoint: `http://${opts.host}:${port}`, port, close: () => closeServer(server) };
 }

@@ -42,6 +42,7 @@ import { managementApi, type ConnectionRegistry, type PostOutcome } from './mana
 import { bindPort } from './bind.js';
 import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
 import { DEFAULT_REGION } from '../core/defaults.js';
+import type { GatewayMeter } from './usage.js';
 
 /**
  * Runs a Lambda handler; may throw. `signal` aborts when the gateway stops waiting (the
@@ -86,6 +87,8 @@ export interface GatewayOptions {
   log?: (line: string) => void;
   /** How long close() waits for the `$disconnect`s of the sockets it closed; default 10 s. */
   disconnectWaitMs?: number;
+  /** Counts what API Gateway bills: messages in and out, connection time (src/local/usage.ts). */
+  meter?: GatewayMeter;
 }
 
 export interface Gateway {
@@ -241,6 +244,7 @@ class LocalGateway implements Gateway {
     const conn = this.open.get(id);
     if (!conn) return false;
     this.open.delete(id);
+    this.opts.meter?.closed(id);
     conn.drop();
     this.log(`drop ${id}${opts.runDisconnect ? '' : ' (no $disconnect)'}`);
     if (opts.runDisconnect) this.runDisconnect(conn, 1006, '');
@@ -281,6 +285,7 @@ class LocalGateway implements Gateway {
         if (!conn) return 'gone';
         if (conn.bufferedAmount > MAX_BUFFERED_BYTES) return 'throttled';
         conn.send(data, binary);
+        this.opts.meter?.message('out', data.byteLength);
         return 'delivered';
       },
       describe: (id) => {
@@ -378,6 +383,7 @@ class LocalGateway implements Gateway {
       return;
     }
     this.open.set(info.id, new Connection(info, ws, socket, this.connectionSettings, this.hooks));
+    this.opts.meter?.opened(info.id);
     this.log(`connect ${info.id} 101 (${Date.now() - started} ms)`);
   }
 
@@ -414,6 +420,7 @@ class LocalGateway implements Gateway {
 
   /** Runs the selected route; never throws. Errors become the frames AWS sends (§1.6, §3). */
   private async route(conn: Connection, body: string): Promise<void> {
+    this.opts.meter?.message('in', Buffer.byteLength(body));
     const routeKey = selectRoute(body, this.opts.routes);
     const requestId = awsId();
     if (routeKey === undefined) {
@@ -441,6 +448,7 @@ class LocalGateway implements Gateway {
 
   private onClosed(conn: Connection, code: number, reason: string): void {
     this.open.delete(conn.id);
+    this.opts.meter?.closed(conn.id);
     this.log(`disconnect ${conn.id} ${code}${reason ? ` ${reason}` : ''}`);
     this.runDisconnect(conn, code, reason);
   }

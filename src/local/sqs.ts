@@ -8,6 +8,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Server, IncomingMessage, ServerResponse } from 'node:http';
 import { bindPort, closeServer } from './bind.js';
 import { persistQueues, type QueuePersistence, type SqsServiceLike } from './sqs-persistence.js';
+import { meterSqs, type UsageMeter } from './usage.js';
 import type { ResourceNames } from '../stack/names.js';
 import { QUEUES, QUEUE_ORDER, sqsAttributes, type QueueDefinition, type QueueKey } from '../stack/definition.js';
 
@@ -43,6 +44,7 @@ function mayMakeMessagesAvailable(req: IncomingMessage): boolean {
   return !QUIET_ACTIONS.has(target.slice(target.lastIndexOf('.') + 1));
 }
 
+/** With a meter, every request is counted as SQS bills it (src/local/usage.ts). */
 export async function startSqs(opts: {
   host: string;
   port: number;
@@ -50,6 +52,7 @@ export async function startSqs(opts: {
   /** Keep the queues' messages in this file across restarts (src/local/sqs-persistence.ts). */
   persistFile?: string;
   onError?: (message: string) => void;
+  meter?: UsageMeter;
 }): Promise<LocalSqs> {
   const { createRequestHandler } = await import('local-aws-sqs');
   const { createServer } = await import('node:http');
@@ -76,7 +79,7 @@ export async function startSqs(opts: {
     emulateQueueCreationLifecycle: false,
     validateDlqDestination: true,
   });
-  handle = created.requestHandler;
+  handle = opts.meter ? meterSqs(created.requestHandler, opts.meter) : created.requestHandler;
   const persistence: QueuePersistence | undefined = opts.persistFile
     ? persistQueues(created.service as unknown as SqsServiceLike, opts.persistFile, opts.onError)
     : undefined;

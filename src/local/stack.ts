@@ -28,6 +28,8 @@ import type { LineLogger } from '../core/handler-log.js';
 import type { ServiceEndpoints } from '../config/stage-record.js';
 import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
 import { DEFAULT_REGION } from '../core/defaults.js';
+import { TABLES } from '../stack/tables.js';
+import { UsageMeter } from './usage.js';
 
 export interface LocalStackOptions {
   stage?: string;
@@ -49,6 +51,14 @@ export interface LocalStackOptions {
   shardSize?: number;
   /** Fan-out keeps 410-answering rows younger than this (default 60 s); tests of pruning set 0. */
   connectGraceSeconds?: number;
+  /** How long messages are kept for replay (default 24 h); 0 keeps no history. */
+  historyRetentionSeconds?: number;
+  /** Messages kept per room or user (default 10,000); 0 = no cap. */
+  historyMaxPerStream?: number;
+  /** The stage's tunable settings as `hermes dev` resolved them (src/config/resolve.ts stageTunables); the options above win. */
+  tunables?: Partial<Record<EnvSetting, string>>;
+  /** Shorter function timeouts than defined, e.g. to watch send-message hand a room over before its deadline. */
+  timeoutSeconds?: Partial<Record<HandlerName, number>>;
   /** Logs of the handlers and of the gateway. */
   logger?: LineLogger;
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
@@ -84,6 +94,8 @@ export interface LocalStack {
    * `whileDown` runs in between, e.g. to watch clients fail to reconnect.
    */
   restartGateway(opts?: { whileDown?: () => Promise<unknown> }): Promise<Gateway>;
+  /** What the stack's traffic would be billed for on AWS, counted since it started (src/local/usage.ts). */
+  usage: UsageMeter;
   close(): Promise<void>;
 }
 
@@ -107,6 +119,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
 
+  const usage = new UsageMeter();
+  // Each write also goes to every index of its table (hermes rows carry all their index keys).
+  // A local index is written and charged like a global one (the history mark, at the top of a
+  // stream, has no frame id and is not in it: that one write is counted one unit high).
+  const indexCounts = new Map((Object.keys(TABLES) as Array<keyof typeof TABLES>).map((k) => [names.table(k), TABLES[k].indexes.length + (TABLES[k].localIndexes?.length ?? 0)]));
+
   try {
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
     const pollers = Math.max(1, opts.pollers ?? EVENT_SOURCE_POLLERS);
@@ -114,6 +132,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       host,
       port: opts.ports?.dynamodb ?? DEFAULT_PORTS.dynamodb,
       path: opts.dataDir ? path.join(opts.dataDir, 'dynamodb') : undefined,
+      meter: { usage, indexesOf: (table) => indexCounts.get(table) ?? 0 },
     });
     cleanups.push(() => dynamo.close());
     const sqsServer: LocalSqs = await startSqs({
@@ -123,6 +142,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       // Persisted mode keeps the queues too, not only the tables.
       persistFile: opts.dataDir ? path.join(opts.dataDir, 'sqs', 'queues.json') : undefined,
       onError: (m) => logger.error(`local SQS: ${m}`),
+      meter: usage,
     });
     cleanups.push(() => sqsServer.close());
 
@@ -162,6 +182,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       maxLifetimeMs: opts.maxLifetimeMs,
       httpHandler: opts.httpHandler,
       log: opts.gatewayLog,
+      meter: usage,
     });
     let gateway = await startGateway(gatewayOptions(opts.ports?.gateway ?? DEFAULT_PORTS.gateway));
     cleanups.push(() => gateway.close());
@@ -186,21 +207,28 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       fanoutConcurrency: opts.fanoutConcurrency ? String(opts.fanoutConcurrency) : undefined,
       shardSize: opts.shardSize !== undefined ? String(opts.shardSize) : undefined,
       connectGraceSeconds: opts.connectGraceSeconds !== undefined ? String(opts.connectGraceSeconds) : undefined,
+      historyRetentionSeconds: opts.historyRetentionSeconds !== undefined ? String(opts.historyRetentionSeconds) : undefined,
+      historyMaxPerStream: opts.historyMaxPerStream !== undefined ? String(opts.historyMaxPerStream) : undefined,
     };
+    for (const [k, v] of Object.entries(opts.tunables ?? {}) as Array<[EnvSetting, string]>) values[k] ??= v;
     const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: reach.dynamodb, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint };
     for (const h of HANDLER_NAMES) {
       const readable = (line: unknown) => readableHandlerLine(h, String(line));
-      functions[h] = await loadFunction(h, {
+      const fn = await loadFunction(h, {
         functionName: names.fn(h),
         bundleDir: opts.bundleDir,
         env: { ...runtimeEnv, ...functionEnvironment(h, values) },
         region,
-        timeoutMs: FUNCTIONS[h].timeoutSeconds * 1000,
+        timeoutMs: (opts.timeoutSeconds?.[h] ?? FUNCTIONS[h].timeoutSeconds) * 1000,
         memoryMb: FUNCTIONS[h].memoryMb,
         // Each poller's batch is one invocation, as Lambda scales the function with the pollers.
         concurrency: h === EVENT_SOURCE.handler ? Math.max(DEFAULT_CONCURRENCY, pollers) : undefined,
         logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
+      // The pool stays itself (its close, warm, reload); only its invoke is metered.
+      const invoke = fn.invoke.bind(fn);
+      fn.invoke = usage.meterInvoke(h, fn.config.memoryMb, invoke);
+      functions[h] = fn;
     }
 
     // A warm instance behind $disconnect, so the $disconnects of a shutdown under load do not wait
@@ -245,6 +273,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       routes,
       poller,
       restartGateway,
+      usage,
       close,
     };
   } catch (err) {

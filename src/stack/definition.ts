@@ -13,10 +13,12 @@
  * Pure data and pure functions: no imports from the rest of hermes, nothing runs at import.
  */
 
-export const HANDLER_NAMES = ['authorizer', 'connect', 'disconnect', 'send-message', 'default'] as const;
+export const HANDLER_NAMES = ['authorizer', 'connect', 'disconnect', 'send-message', 'resume', 'default'] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
-export type TableKey = 'connections' | 'tokens';
+export type TableKey = 'connections' | 'tokens' | 'history';
+/** The secondary indexes a function may be granted (names in ./names.ts, schemas in ./tables.ts). */
+export type IndexKey = 'room' | 'user' | 'frame';
 export type QueueKey = 'messages' | 'dlq';
 
 /**
@@ -35,6 +37,9 @@ export const ENV = {
   fanoutConcurrency: 'HERMES_FANOUT_CONCURRENCY',
   shardSize: 'HERMES_SHARD_SIZE',
   connectGraceSeconds: 'HERMES_CONNECT_GRACE_SECONDS',
+  historyTable: 'HERMES_HISTORY_TABLE',
+  historyRetentionSeconds: 'HERMES_HISTORY_RETENTION_SECONDS',
+  historyMaxPerStream: 'HERMES_HISTORY_MAX_PER_STREAM',
 } as const;
 export type EnvSetting = keyof typeof ENV;
 
@@ -46,7 +51,7 @@ export const SECRET_SETTINGS: readonly EnvSetting[] = ['jwtSecret'];
  * on the stage's own ARNs). Every function may also write its own log group.
  */
 export type Access =
-  | { sid: string; table: TableKey; index?: 'room' | 'user'; actions: readonly string[]; why: string }
+  | { sid: string; table: TableKey; index?: IndexKey; actions: readonly string[]; why: string }
   | { sid: string; queues: readonly QueueKey[]; actions: readonly string[]; why: string }
   /** `execute-api:ManageConnections` on POST @connections of the stage. */
   | { sid: string; postToConnections: true; why: string };
@@ -64,11 +69,14 @@ export interface FunctionDefinition {
 }
 
 const TABLE_NAMES: readonly EnvSetting[] = ['stage', 'connectionsTable', 'tokensTable'];
+/** How long and how much history a stage keeps (src/core/history.ts); unset = the handlers' defaults. */
+const HISTORY_TUNABLES: readonly EnvSetting[] = ['historyRetentionSeconds', 'historyMaxPerStream'];
 
 /**
  * Memory also buys CPU on Lambda. The authorizer runs a bcrypt check (cost 10) on every
  * connect, which is CPU-bound: 1024 MB keeps it well under 100 ms. send-message fans out to
- * many sockets at once and gets more time so a large room finishes in one invocation.
+ * many sockets at once and gets more time so a large room finishes in one invocation. resume
+ * posts a replay one frame at a time, in order, so it gets the same time for a long page.
  */
 export const FUNCTIONS: Record<HandlerName, FunctionDefinition> = {
   authorizer: {
@@ -96,10 +104,18 @@ export const FUNCTIONS: Record<HandlerName, FunctionDefinition> = {
     source: 'lambdas/send-message.ts',
     memoryMb: 512,
     timeoutSeconds: 30,
-    env: [...TABLE_NAMES, 'queueUrl', 'dlqUrl', 'managementEndpoint'],
-    tunables: ['fanoutConcurrency', 'shardSize', 'connectGraceSeconds'],
+    env: [...TABLE_NAMES, 'historyTable', 'queueUrl', 'dlqUrl', 'managementEndpoint'],
+    tunables: ['fanoutConcurrency', 'shardSize', 'connectGraceSeconds', ...HISTORY_TUNABLES],
     access: [
       { sid: 'QueryRoom', table: 'connections', index: 'room', actions: ['dynamodb:Query'], why: "fan-out reads a room's connections from the room index" },
+      { sid: 'QueryUser', table: 'connections', index: 'user', actions: ['dynamodb:Query'], why: "a message to one user reads that user's connections from the user index" },
+      {
+        sid: 'WriteHistory',
+        table: 'history',
+        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
+        why: 'assigns each message its sequence number: reads the head, puts the message at head + 1, raises the high-water mark, trims past the cap',
+      },
+      { sid: 'FindFrame', table: 'history', index: 'frame', actions: ['dynamodb:Query'], why: 'a redelivered message finds the sequence number it already has by its frame id' },
       { sid: 'PruneConnections', table: 'connections', actions: ['dynamodb:DeleteItem'], why: 'connections that answer 410 Gone are pruned during fan-out' },
       {
         sid: 'ConsumeQueue',
@@ -109,6 +125,17 @@ export const FUNCTIONS: Record<HandlerName, FunctionDefinition> = {
       },
       { sid: 'Enqueue', queues: ['messages', 'dlq'], actions: ['sqs:SendMessage'], why: 'shards of large rooms go back on the queue; malformed messages go to the DLQ' },
       { sid: 'FanOut', postToConnections: true, why: 'delivers each frame with PostToConnection' },
+    ],
+  },
+  resume: {
+    source: 'lambdas/resume.ts',
+    memoryMb: 256,
+    timeoutSeconds: 30,
+    env: [...TABLE_NAMES, 'historyTable', 'managementEndpoint'],
+    tunables: HISTORY_TUNABLES,
+    access: [
+      { sid: 'ReadHistory', table: 'history', actions: ['dynamodb:Query', 'dynamodb:GetItem'], why: "reads the connection's room and user history after the sequence number it asks for" },
+      { sid: 'Replay', postToConnections: true, why: 'posts the missed frames, then a summary, to the connection that asked' },
     ],
   },
   default: {
@@ -144,6 +171,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   { routeKey: '$connect', handler: 'connect', authorizer: true },
   { routeKey: '$disconnect', handler: 'disconnect', authorizer: false },
   { routeKey: 'sendMessage', handler: 'send-message', authorizer: false },
+  { routeKey: 'resume', handler: 'resume', authorizer: false },
   { routeKey: '$default', handler: 'default', authorizer: false },
 ];
 

@@ -1,10 +1,11 @@
 /** Resource naming: every AWS resource of a stage is called `hermes-<stage>-<part>`. */
-import { QUEUES, type EnvSetting, type HandlerName, type QueueKey, type TableKey } from './definition.js';
+import { QUEUES, type EnvSetting, type HandlerName, type IndexKey, type QueueKey, type TableKey } from './definition.js';
 
 export interface ResourceNames {
   stage: string;
   connectionsTable: string;
   tokensTable: string;
+  historyTable: string;
   queue: string;
   dlq: string;
   api: string;
@@ -17,6 +18,10 @@ export interface ResourceNames {
 /** Index names on the connections table (./tables.ts). */
 export const ROOM_INDEX = 'room_id-index';
 export const USER_INDEX = 'user_id-index';
+/** The local secondary index of the history table: a stream's messages by frame id. */
+export const FRAME_INDEX = 'frame_id-index';
+/** Every index by the key access grants use (IndexKey in ./definition.ts). */
+export const INDEX_NAMES: Record<IndexKey, string> = { room: ROOM_INDEX, user: USER_INDEX, frame: FRAME_INDEX };
 
 // Lambda function names allow 64 chars and SQS/DynamoDB names 80/255 from [A-Za-z0-9_-]; a
 // stage stays short and simple so every derived name fits everywhere.
@@ -34,6 +39,7 @@ export function resourceNames(stage: string): ResourceNames {
     stage,
     connectionsTable: table('connections'),
     tokensTable: table('tokens'),
+    historyTable: table('history'),
     queue: queueName('messages'),
     dlq: queueName('dlq'),
     api: `${p}-ws`,
@@ -46,5 +52,5 @@ export function resourceNames(stage: string): ResourceNames {
 
 /** The settings whose values are names alone (the stage and its tables): the same locally and deployed. */
 export function nameSettings(names: ResourceNames): Partial<Record<EnvSetting, string>> {
-  return { stage: names.stage, connectionsTable: names.connectionsTable, tokensTable: names.tokensTable };
+  return { stage: names.stage, connectionsTable: names.connectionsTable, tokensTable: names.tokensTable, historyTable: names.historyTable };
 }

@@ -4,7 +4,7 @@
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import type { TableKey } from './definition.js';
-import { ROOM_INDEX, USER_INDEX, type ResourceNames } from './names.js';
+import { FRAME_INDEX, ROOM_INDEX, USER_INDEX, type ResourceNames } from './names.js';
 
 export const TTL_ATTRIBUTE = 'expires_at';
 
@@ -15,6 +15,12 @@ export interface TableDefinition {
   range?: string;
   /** Global secondary indexes, all projecting ALL. */
   indexes: Array<{ name: string; hash: string; range?: string }>;
+  /**
+   * Local secondary indexes (same partition key as the table, another sort key), projecting
+   * keys only. Unlike a GSI they can be read with ConsistentRead, and exist only if created
+   * with the table.
+   */
+  localIndexes?: Array<{ name: string; range: string }>;
   /** Rows carry `expires_at` (epoch seconds); DynamoDB deletes them some time after. */
   ttl: boolean;
 }
@@ -40,6 +46,17 @@ export const TABLES: Record<TableKey, TableDefinition> = {
     indexes: [],
     ttl: true,
   },
+  // One item per message of a stream (`room:<id>` or `user:<id>`) at its sequence number, and
+  // the stream's high-water mark at seq 0 (src/core/history.ts). The frame id index is what
+  // makes a redelivered message find its number again, read consistently; it keeps keys only.
+  history: {
+    attributes: { stream_id: 'S', seq: 'N', frame_id: 'S' },
+    hash: 'stream_id',
+    range: 'seq',
+    indexes: [],
+    localIndexes: [{ name: FRAME_INDEX, range: 'frame_id' }],
+    ttl: true,
+  },
 };
 
 const keySchema = (hash: string, range?: string) => [
@@ -57,6 +74,9 @@ export function createTableInput(key: TableKey, names: ResourceNames): CreateTab
     KeySchema: keySchema(t.hash, t.range),
     ...(t.indexes.length
       ? { GlobalSecondaryIndexes: t.indexes.map((i) => ({ IndexName: i.name, KeySchema: keySchema(i.hash, i.range), Projection: { ProjectionType: 'ALL' as const } })) }
+      : {}),
+    ...(t.localIndexes?.length
+      ? { LocalSecondaryIndexes: t.localIndexes.map((i) => ({ IndexName: i.name, KeySchema: keySchema(t.hash, i.range), Projection: { ProjectionType: 'KEYS_ONLY' as const } })) }
       : {}),
   };
 }

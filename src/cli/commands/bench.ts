@@ -2,7 +2,9 @@
  * `hermes bench`: open listeners over rooms, publish through the queue, and report connect
  * rate, publish-to-receive latency, delivered frames per second, and lost and duplicated
  * frames. Against the local stack by default: the running `hermes dev` if there is one, else a
- * stack started in this process; against a deployed stage with --stage.
+ * stack started in this process; against a deployed stage with --stage. On a stack it starts
+ * itself it also meters what the run used and prices it (dollars per million notifications and
+ * connects; --prices overrides the price table).
  */
 import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
@@ -19,6 +21,7 @@ interface BenchFlags {
   shardSize?: string;
   fanoutConcurrency?: string;
   pollers?: string;
+  prices?: string;
 }
 
 const MAX_LISTENERS = 20_000;
@@ -28,7 +31,9 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
   const { UsageError } = await import('../../core/errors.js');
   const { runBench } = await import('../../bench/bench.js');
   const { hermesTarget } = await import('../../bench/target.js');
-  const { formatReport } = await import('../../bench/format.js');
+  const { formatReport, formatCost } = await import('../../bench/format.js');
+  const { PRICES, withOverrides } = await import('../../bench/prices.js');
+  const { runCost } = await import('../../bench/cost.js');
 
   const listeners = parseIntFlag('--listeners', flags.listeners, 1, MAX_LISTENERS);
   const rooms = parseIntFlag('--rooms', flags.rooms, 1, listeners);
@@ -42,6 +47,15 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
     fanoutConcurrency: flags.fanoutConcurrency === undefined ? undefined : parseIntFlag('--fanout-concurrency', flags.fanoutConcurrency, 1, 1024),
     pollers: flags.pollers === undefined ? undefined : parseIntFlag('--pollers', flags.pollers, 1, 64),
   };
+  const { withFlagHint } = await import('../errors.js');
+  let prices = PRICES;
+  if (flags.prices !== undefined) {
+    try {
+      prices = withOverrides(PRICES, await readPriceFile(flags.prices));
+    } catch (err) {
+      throw withFlagHint(err, { prices: `Fix ${flags.prices}, the file given to --prices.` });
+    }
+  }
   const stackFlagNames = Object.entries(stackFlags).filter(([, v]) => v !== undefined).map(([k]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 
   const cfg = ctx.config();
@@ -49,6 +63,7 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
   const notes: string[] = [];
   let close = async () => {};
   let target;
+  let meter: import('../../local/usage.js').UsageMeter | undefined;
   if (stage === 'local') {
     const { isAlive } = await import('../../local/state.js');
     const { readStageRecord } = await import('../../config/stage-record.js');
@@ -76,6 +91,7 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
         logger: { info: () => {}, warn: (l) => ctx.warn(String(l)), error: (l) => ctx.warn(String(l)) },
       });
       close = () => stack.close();
+      meter = stack.usage;
       target = hermesTarget('local stack (in-process)', {
         websocketUrl: stack.endpoints.websocket,
         ddb: stack.ddb,
@@ -117,13 +133,39 @@ async function bench(ctx: CliContext, flags: BenchFlags): Promise<CommandResult>
       drainTimeoutMs,
       signal: ctx.signal,
       progress: (line) => ctx.info(ctx.c.dim(line)),
+      meter,
     });
     report.notes.push(...notes);
+    const cost = report.usage && runCost(report.usage, { connects: report.connect.opened, delivered: report.round.frames.received }, prices);
+    if (!cost) report.notes.push('Cost is metered only on a stack the bench starts itself (no hermes dev running, no --stage).');
+    else if (connectConcurrency > 1) {
+      report.notes.push(
+        `Connects ran ${connectConcurrency} at a time on one event loop, so each invocation was billed the others' CPU too; --connect-concurrency 1 prices connects as Lambda runs them.`,
+      );
+    }
     const f = report.round.frames;
     const failed = report.connect.failed > 0 || f.lost > 0 || f.misrouted > 0 || report.round.publishFailed > 0;
-    return { data: report, text: formatReport(report), exitCode: failed ? 1 : 0 };
+    const text = cost ? `${formatReport(report)}\n\n${formatCost(cost)}` : formatReport(report);
+    return { data: cost ? { ...report, cost } : report, text, exitCode: failed ? 1 : 0 };
   } finally {
     await close();
+  }
+}
+
+/** The --prices file: a JSON object of price name to dollars per unit (src/bench/prices.ts). */
+async function readPriceFile(file: string): Promise<unknown> {
+  const { readFile } = await import('node:fs/promises');
+  const { UsageError } = await import('../../core/errors.js');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`Cannot read the price file ${file}: ${(err as Error).message}`, { hint: 'Give --prices a JSON file such as {"apigwMessage": 0.000001}.' });
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`The price file ${file} is not JSON.`, { hint: 'Give --prices a JSON file such as {"apigwMessage": 0.000001}.' });
   }
 }
 
@@ -141,5 +183,6 @@ export const register: Register = (program, action) => {
     .option('--shard-size <n>', 'in-process stack only: split rooms larger than this into shards (0 = never)')
     .option('--fanout-concurrency <n>', 'in-process stack only: PostToConnection calls in flight per message')
     .option('--pollers <n>', 'in-process stack only: parallel SQS pollers of the send-message function')
+    .option('--prices <file>', 'JSON file of prices (dollars per unit) replacing those of the built-in price table')
     .action(action((ctx, _args, opts) => bench(ctx, opts as unknown as BenchFlags)));
 };

@@ -55,8 +55,10 @@ export async function runDeploy(ctx: CliContext, flags: DeployFlags, deps: Deplo
     ctx.info(
       `${flags.dryRun ? 'Planning' : 'Deploying'} stage ${cfg.stage.value} in ${cfg.region.value}${endpoint ? ` (endpoint ${endpoint})` : ''}…`,
     );
+    const { stageTunables } = await import('../../config/resolve.js');
     const result = await deploy(aws, {
       names: cfg.names,
+      tunables: stageTunables(cfg),
       dryRun: flags.dryRun,
       build: flags.build,
       bundleDir: deps.bundleDir,

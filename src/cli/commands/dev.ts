@@ -21,6 +21,7 @@ interface DevOptions extends DevFlags {
 async function dev(ctx: CliContext, opts: DevOptions) {
   const { parseDuration, parseIntFlag } = await import('../../config/parse.js');
   const { startLocalStack } = await import('../../local/stack.js');
+  const { stageTunables } = await import('../../config/resolve.js');
   const state = await import('../../local/state.js');
   const records = await import('../../config/stage-record.js');
   const cfg = ctx.config();
@@ -93,6 +94,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     idleTimeoutMs,
     maxLifetimeMs,
     batchSize,
+    tunables: stageTunables(cfg),
     logger: {
       info: (l) => opts.verbose && say(String(l)),
       warn: (l) => say(ctx.c.yellow(String(l))),

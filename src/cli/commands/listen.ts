@@ -1,9 +1,11 @@
 /**
  * `hermes listen --room R`: tail a room over WebSocket, like `kubectl logs -f`. Mints a
- * short-lived token through the core unless --token is given, prints every frame once (a
- * readable line, or NDJSON with --json; anything else the server says goes to stderr),
- * reconnects when the connection drops and stops for good when a handshake is refused (token
- * revoked or expired). The connection is the client library's (../listen-connection.ts).
+ * short-lived token through the core unless --token is given, prints every frame once, in seq
+ * order (a readable line, or NDJSON with --json; anything else the server says goes to
+ * stderr), reconnects when the connection drops, replaying what it missed, and stops for good
+ * when a handshake is refused (token revoked or expired). With --since it first replays the
+ * room's history after a seq or for a duration. The connection is the client library's
+ * (../listen-connection.ts).
  */
 import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
@@ -18,6 +20,7 @@ interface ListenOptions {
   count?: string;
   timeout?: string;
   send?: boolean;
+  since?: string;
 }
 
 async function mintOrTake(ctx: CliContext, opts: ListenOptions): Promise<{ token: string; user: string; room: string; minted: boolean }> {
@@ -83,6 +86,8 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   const { parseDuration, parseIntFlag } = await import('../../config/parse.js');
   const { HermesError, StackNotRunningError } = await import('../../core/errors.js');
   const count = opts.count === undefined ? undefined : parseIntFlag('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
+  const { parseSinceFlag, sinceSeq } = await import('../history-since.js');
+  const sinceFlag = opts.since === undefined ? undefined : await parseSinceFlag(opts.since);
   const timeoutMs = opts.timeout === undefined ? undefined : parseDuration('--timeout', opts.timeout) * 1000;
   const cfg = ctx.config();
   const base = cfg.endpoints.websocket.value;
@@ -97,6 +102,11 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   const { token, user, room, minted } = await mintOrTake(ctx, opts);
   // What the local stack was when we started, to tell a restart from a revocation later.
   const startedWith = cfg.stage.value === 'local' ? (await import('../../config/stage-record.js')).readStageRecord(cfg.stateDir.value, 'local') : undefined;
+  // A seq is the room's; a duration applies to the room's and the user's messages alike.
+  const since = sinceFlag && {
+    room: await sinceSeq(ctx, sinceFlag, { kind: 'room', id: room }),
+    ...('seconds' in sinceFlag ? { user: await sinceSeq(ctx, sinceFlag, { kind: 'user', id: user }) } : {}),
+  };
 
   const { openListenConnection, describeFailure } = await import('../listen-connection.js');
   const { formatFrame, humanDuration } = await import('../format.js');
@@ -111,6 +121,7 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   const connection = openListenConnection({
     url: base,
     token,
+    since,
     signal: stopper.signal,
     onFrame(frame) {
       if (count !== undefined && frames >= count) return;
@@ -126,6 +137,8 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
         ctx.info(c.yellow(`connection lost (${e.code}); reconnecting in ${humanDuration(e.delayMs)}…`));
       } else if (e.kind === 'retry') {
         ctx.info(c.yellow(`reconnect failed (${e.error}); retrying in ${humanDuration(e.delayMs)}…`));
+      } else if (e.kind === 'gap') {
+        ctx.warn(`${e.stream === 'room' ? `room ${room}` : `user ${user}`}: messages ${e.from}-${e.to} are no longer kept (older than the stage's retention or beyond its cap) and were missed`);
       } else {
         // Not a frame, so not data for stdout: an error frame answering --send, or garbage.
         const p = e.problem;
@@ -198,6 +211,10 @@ export const register: Register = (program, action) => {
     .option('--count <n>', 'exit after n messages')
     .option('--timeout <duration>', 'exit after this long (exit 1 if --count messages did not arrive)')
     .option('--send', 'send each line of standard input to the room (JSON, or else as a string)')
-    .addHelpText('after', '\nWith --json, prints one frame per line (NDJSON). Reconnects when the connection drops;\nexits 1 when the token is refused (revoked or expired).')
+    .option('--since <seq|duration>', 'first replay the room after this seq (0: all kept), or what was sent in this last duration (15m, 2h)')
+    .addHelpText(
+      'after',
+      '\nWith --json, prints one frame per line (NDJSON), with its seq and, when replayed, "replay": true.\nReconnects when the connection drops and replays what it missed, in order; exits 1 when the\ntoken is refused (revoked or expired).',
+    )
     .action(action((ctx, _args, opts) => listen(ctx, opts as ListenOptions)));
 };

@@ -59,7 +59,7 @@ function toast(type, text, frame) {
   label.className = 'toast-type';
   label.textContent = type;
   const from = document.createElement('span');
-  from.textContent = `${frame.user_id ?? 'system'} · ${clock(new Date(frame.sent_at))}`;
+  from.textContent = `${frame.user_id ?? 'system'} · ${clock(new Date(frame.sent_at))}${frame.seq !== undefined ? ` · #${frame.seq}` : ''}`;
   head.append(label, from);
   const body = document.createElement('div');
   body.className = 'toast-body';
@@ -141,6 +141,7 @@ async function join(user, room) {
   });
   client.on('close', (info) => info.retryInMs !== undefined && log('event', `closed ${info.code}${info.reason ? ` ${info.reason}` : ''}${info.wasOpen ? '' : ' before opening'}`));
   client.on('duplicate', (frame) => log('event', `duplicate frame ${frame.id} dropped`));
+  client.on('gap', (g) => log('error', `messages ${g.from}-${g.to} of the ${g.stream} stream are no longer kept: missed`));
   client.on('error', (err) => log('error', `${err.source}: ${err.error}: ${err.message}`));
   client.on('frame', (frame) => demo.received.push(frame));
 
