@@ -18,7 +18,8 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
       deps.invocationLogger(context).error('connect without authorizer context', { connectionId: ctx.connectionId });
       return { statusCode: 401, body: 'Unauthorized' };
     }
-    const row = connectionRow({ connectionId: ctx.connectionId, roomId, userId, connectedAt: ctx.connectedAt ?? Date.now() });
+    const tokenId = ctx.authorizer?.token_id;
+    const row = connectionRow({ connectionId: ctx.connectionId, roomId, userId, connectedAt: ctx.connectedAt ?? Date.now(), tokenId });
     await putConnection({ ddb: await deps.ddb(), table: deps.settings.connectionsTable }, row);
     return { statusCode: 200, body: 'Connected' };
   };

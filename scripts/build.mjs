@@ -211,7 +211,8 @@ async function main() {
 
   // Dependencies stay in node_modules: the CLI is run from a checkout or an npm install.
   const cli = build({
-    ...nodeProgramOptions({ cli: 'src/cli/main.ts' }, 'dist'),
+    // The local Lambda instance too (src/local/lambda-runtime.ts starts it as a worker thread by file).
+    ...nodeProgramOptions({ cli: 'src/cli/main.ts', 'local/lambda-worker': 'src/local/lambda-worker.ts' }, 'dist'),
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     metafile: true,

@@ -113,17 +113,44 @@ describe('hermes listen', () => {
     expect(stdout.trim().split('\n').map((l) => JSON.parse(l).data)).toEqual(['before', 'after']);
   });
 
-  it('stops with exit 1 when its token is refused on reconnect (revoked)', async () => {
+  it('stops with exit 1 when its token is revoked: the revocation closes it, and the reconnect is refused', async () => {
     const run = await listening(['--room', 'tail-5', '--user', 'doomed']);
+    await onlyConnectionOf('tail-5');
     const revoke = await s.run(['token', 'revoke', '--user', 'doomed', '--all', '--yes']);
     expect(revoke.code, revoke.stderr).toBe(0);
-    const id = await onlyConnectionOf('tail-5');
-    s.stack.gateway.dropConnection(id, { runDisconnect: true });
+    expect(revoke.stdout).toContain('closed 1 connection opened with it');
     const { code, stderr } = await run.done;
     expect(code).toBe(1);
-    expect(stderr).toContain('connection lost (1006)');
+    expect(stderr).toContain('connection lost (1000)');
     expect(stderr).toMatch(/error: The server refused the token \(HTTP 40[13]\): Token .* of user doomed has been revoked or does not exist\./);
     expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('tells a restart of an in-memory stack from a revocation', async () => {
+    const { startTestStack } = await import('./helpers/stack.js');
+    const { writeStageRecord } = await import('../src/config/stage-record.js');
+    const { localStageRecord } = await import('../src/local/state.js');
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-restart-'));
+    const first = await startTestStack();
+    let second: Awaited<ReturnType<typeof startTestStack>> | undefined;
+    try {
+      writeStageRecord(stateDir, localStageRecord(first, { ephemeral: true }));
+      const run = (await import('./helpers/cli.js')).startCli(['--state-dir', stateDir, 'listen', '--room', 'restart-room'], { env: s.env });
+      await run.waitFor('stderr', 'listening to room');
+      const port = first.gateway.port;
+      await first.close();
+      // `hermes dev --ephemeral` again on the same port: a new key, empty tables.
+      second = await startTestStack({ ports: { gateway: port, dynamodb: 0, sqs: 0 } });
+      writeStageRecord(stateDir, localStageRecord(second, { ephemeral: true }));
+      const { code, stderr } = await run.done;
+      expect(code).toBe(1);
+      expect(stderr).toContain('the local stack restarted');
+      expect(stderr).toContain('it was not revoked');
+      expect(stderr).not.toContain('has been revoked');
+    } finally {
+      await second?.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 at once when a given token is refused from the start', async () => {

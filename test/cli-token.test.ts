@@ -122,7 +122,7 @@ describe('hermes token revoke', () => {
     const gone = await issue('erin', 'room-1');
     const r = await hermes(['token', 'revoke', '--user', 'erin', '--id', gone.tokenId, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ user: 'erin', revoked: [gone.tokenId] });
+    expect(JSON.parse(r.stdout)).toEqual({ user: 'erin', revoked: [gone.tokenId], closedConnections: [] });
     expect([401, 403]).toContain(await refusedStatus(s.stack.endpoints.websocket, gone.token));
     await (await connect(gone.url.replace(gone.token, keep.token))).close();
 
@@ -153,7 +153,7 @@ describe('hermes token revoke', () => {
 
     const room = await hermes(['token', 'revoke', '--user', 'frank', '--room', 'room-1', '--yes', '--json']);
     expect(room.code, room.stderr).toBe(0);
-    expect(JSON.parse(room.stdout)).toEqual({ user: 'frank', room: 'room-1', revoked: [r1.tokenId] });
+    expect(JSON.parse(room.stdout)).toEqual({ user: 'frank', room: 'room-1', revoked: [r1.tokenId], closedConnections: [] });
 
     const all = await hermes(['token', 'revoke', '--user', 'frank', '--all', '-y']);
     expect(all.code, all.stderr).toBe(0);
@@ -161,6 +161,24 @@ describe('hermes token revoke', () => {
     const left = await hermes(['token', 'list', '--user', 'frank', '--json']);
     expect(JSON.parse(left.stdout)).toEqual([]);
     void r2;
+  });
+
+  it('closes the connections opened with the revoked token, and says how many; other tokens\' stay open', async () => {
+    const doomed = await issue('gail', 'room-9');
+    const other = await issue('gail', 'room-9');
+    const a = await connect(s.stack.endpoints.websocket, doomed.token);
+    const b = await connect(s.stack.endpoints.websocket, doomed.token);
+    const c = await connect(s.stack.endpoints.websocket, other.token);
+    const r = await hermes(['token', 'revoke', '--user', 'gail', '--id', doomed.tokenId]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`revoked token ${doomed.tokenId} of gail; closed 2 connections opened with it`);
+    expect(await a.closed).toEqual({ code: 1000, reason: 'Connection Closed Normally' });
+    expect((await b.closed).code).toBe(1000);
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
+
+    const all = await hermes(['token', 'revoke', '--user', 'gail', '--all', '--yes', '--json']);
+    expect(JSON.parse(all.stdout)).toMatchObject({ revoked: [other.tokenId], closedConnections: [expect.any(String)] });
+    expect((await c.closed).code).toBe(1000);
   });
 });
 

@@ -27,7 +27,15 @@ describe('dead letters', () => {
       hermes_source_message_id: { DataType: 'String', StringValue: 'src-1' },
     }), 5);
     expect(hermes).toMatchObject({ origin: 'hermes', reason: 'The queue message is not JSON', sourceMessageId: 'src-1', sentAt: '2023-11-14T22:13:20.000Z' });
-    expect(toDeadLetter(message('b', 'y'), 5)).toMatchObject({ origin: 'redrive', reason: 'exceeded maxReceiveCount (5 receives)' });
+    const redriven = message('b', 'y');
+    redriven.Attributes!.DeadLetterQueueSourceArn = 'arn:aws:sqs:us-east-1:123456789012:hermes-x-messages';
+    expect(toDeadLetter(redriven, 5)).toMatchObject({ origin: 'redrive', reason: 'exceeded maxReceiveCount (5 receives) on hermes-x-messages' });
+    // Neither hermes's reason nor SQS's source mark: its reason is not known, whatever maxReceiveCount is.
+    expect(toDeadLetter(message('c', 'z'), 5)).toMatchObject({
+      origin: 'unknown',
+      receiveCount: 1,
+      reason: "reason unknown: neither hermes nor the queue's redrive put it here (sent to the dead-letter queue directly?); received 1 time here",
+    });
   });
 
   it('makes what it listed visible again even when a later receive fails', async () => {

@@ -42,6 +42,18 @@ describe('envelope', () => {
     expect(() => encodeQueueMessage({ room_id: 'r', data: 'y'.repeat(300 * 1024) })).toThrow(/SQS message limit \(256 KB\)/);
   });
 
+  it('calls data that cannot be encoded malformed (too deep, circular, BigInt), never a transient error', () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 200_000; i++) deep = { d: deep };
+    const circular: Record<string, unknown> = { a: 1 };
+    circular.self = circular;
+    for (const data of [deep, circular, { n: 10n }]) {
+      expect(() => encodeFrame(buildFrame({ room_id: 'r', data }))).toThrow(MalformedMessageError);
+      expect(() => encodeQueueMessage({ room_id: 'r', data })).toThrow(MalformedMessageError);
+    }
+    expect(() => encodeFrame(buildFrame({ room_id: 'r', data: deep }))).toThrow("The message's data cannot be encoded as JSON: it is nested too deeply.");
+  });
+
   it('chunks batches by count (10) and by request size (256 KB)', () => {
     expect(chunkBatches(Array.from({ length: 25 }, () => 'a')).map((b) => b.length)).toEqual([10, 10, 5]);
     const hundredK = 'z'.repeat(100 * 1024);

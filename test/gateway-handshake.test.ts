@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ID, waitFor, sleep, gateway, managementClient, lambda, allow, open, refusal } from './helpers/gateway.js';
+import type { Invoke } from '../src/local/gateway.js';
 
 // ---- $connect and the authorizer --------------------------------------------------------------
 
@@ -81,9 +82,33 @@ describe('handshake and authorizer', () => {
     expect((await refusal(gw.url)).status).toBe(502);
   });
 
-  it('answers 504 when $connect outlives the integration timeout', async () => {
-    const gw = await gateway({ integrationTimeoutMs: 50, routes: { $connect: () => sleep(500).then(() => ({ statusCode: 200 })) } });
+  it('answers 504 when $connect outlives the integration timeout, and tears the connection down once it settles', async () => {
+    // The late $connect "stores" its connection; $disconnect must follow it, so nothing is left.
+    const stored = new Set<string>();
+    const $connect: Invoke = (e) => sleep(300).then(() => {
+      stored.add(e.requestContext.connectionId);
+      return { statusCode: 200 };
+    });
+    const $disconnect: Invoke = async (e) => {
+      stored.delete(e.requestContext.connectionId);
+    };
+    const gw = await gateway({ integrationTimeoutMs: 50, routes: { $connect, $disconnect } });
     expect((await refusal(gw.url)).status).toBe(504);
+    await sleep(400);
+    expect(stored.size).toBe(0);
+  });
+
+  it('tears down a $connect cut off by the function\'s own timeout, and passes the abort of its wait to the invoker', async () => {
+    const disconnected: string[] = [];
+    let signal: AbortSignal | undefined;
+    const $connect: Invoke = (_e, o) => {
+      signal = o?.signal;
+      return Promise.reject(Object.assign(new Error('Task timed out after 0.01 seconds'), { name: 'Sandbox.Timedout' }));
+    };
+    const gw = await gateway({ routes: { $connect, $disconnect: async (e) => void disconnected.push(e.requestContext.connectionId) } });
+    expect((await refusal(gw.url)).status).toBe(502);
+    await waitFor(() => disconnected.length === 1, '$disconnect after the timed-out $connect');
+    expect(signal).toBeInstanceOf(AbortSignal);
   });
 
   it('refuses handshakes to another stage', async () => {

@@ -36,7 +36,7 @@ describe('server', () => {
   it('close() closes sockets with 1001, runs $disconnect, and does not hang on a stuck handler', async () => {
     const disconnect = lambda((e) => (e.requestContext.connectionId === stuckId ? new Promise(() => {}) : undefined));
     let stuckId = '';
-    const gw = await startGateway({ host: '127.0.0.1', port: 0, stage: 'local', routes: { $disconnect: disconnect } });
+    const gw = await startGateway({ host: '127.0.0.1', port: 0, stage: 'local', routes: { $disconnect: disconnect }, disconnectWaitMs: 1500 });
     const clients = [await open(gw.url), await open(gw.url)];
     stuckId = gw.connectionIds()[0];
 

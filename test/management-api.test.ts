@@ -1,7 +1,7 @@
 /** The local `@connections` management API with the real SDK client: PostToConnection, GetConnection, DeleteConnection and their errors (docs/api-gateway-websocket.md §4). */
 import { describe, expect, it } from 'vitest';
 import { DeleteConnectionCommand, ForbiddenException, GetConnectionCommand, GoneException, LimitExceededException, PayloadTooLargeException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { waitFor, gateway, managementClient, lambda, open } from './helpers/gateway.js';
+import { waitFor, gateway, managementClient, lambda, open, SIGNED } from './helpers/gateway.js';
 
 // ---- @connections -------------------------------------------------------------------------------
 
@@ -34,7 +34,7 @@ describe('@connections management API', () => {
     expect(info.ConnectedAt!.getTime()).toBeGreaterThanOrEqual(before);
     expect(info.LastActiveAt!.getTime()).toBeGreaterThanOrEqual(info.ConnectedAt!.getTime());
 
-    const raw = await fetch(`${gw.managementEndpoint}/@connections/${encodeURIComponent(id)}`);
+    const raw = await fetch(`${gw.managementEndpoint}/@connections/${encodeURIComponent(id)}`, { headers: SIGNED });
     expect(Object.keys(await raw.json())).toEqual(['connectedAt', 'identity', 'lastActiveAt']);
   });
 
@@ -71,7 +71,7 @@ describe('@connections management API', () => {
     );
     await expect(sdk.send(new GetConnectionCommand({ ConnectionId: 'AAAAAAAAAAAAAAA=' }))).rejects.toBeInstanceOf(GoneException);
 
-    const raw = await fetch(`${gw.managementEndpoint}/@connections/AAAAAAAAAAAAAAA%3D`, { method: 'POST', body: 'x' });
+    const raw = await fetch(`${gw.managementEndpoint}/@connections/AAAAAAAAAAAAAAA%3D`, { method: 'POST', body: 'x', headers: SIGNED });
     expect(raw.status).toBe(410);
     expect(raw.headers.get('x-amzn-errortype')).toBe('GoneException');
     expect(await raw.text()).toBe('');
@@ -82,9 +82,55 @@ describe('@connections management API', () => {
     const client = await open(gw.url);
     const [id] = gw.connectionIds();
 
-    const raw = await fetch(`${gw.managementEndpoint}/%40connections/${encodeURIComponent(id)}`, { method: 'POST', body: 'encoded' });
+    const raw = await fetch(`${gw.managementEndpoint}/%40connections/${encodeURIComponent(id)}`, { method: 'POST', body: 'encoded', headers: SIGNED });
     expect(raw.status).toBe(200);
     expect(await client.next()).toBe('encoded');
+  });
+
+  it('sends data that is not UTF-8 as a binary frame, so the client keeps its connection', async () => {
+    const gw = await gateway();
+    const sdk = managementClient(gw.managementEndpoint);
+    const client = await open(gw.url);
+    const [id] = gw.connectionIds();
+    const binary = new Promise<{ data: Buffer; isBinary: boolean }>((resolve) => client.ws.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary })));
+
+    await sdk.send(new PostToConnectionCommand({ ConnectionId: id, Data: new Uint8Array([0xff, 0xfe, 0x00, 0x80]) }));
+    const got = await binary;
+    expect(got.isBinary).toBe(true);
+    expect([...got.data]).toEqual([0xff, 0xfe, 0x00, 0x80]);
+    await client.next(); // the helper saw the binary frame too
+    await sdk.send(new PostToConnectionCommand({ ConnectionId: id, Data: 'still open' }));
+    expect(await client.next()).toBe('still open');
+  });
+
+  it('refuses an unsigned request with 403 Missing Authentication Token, whatever the connection', async () => {
+    const gw = await gateway();
+    const client = await open(gw.url);
+    const [id] = gw.connectionIds();
+    for (const method of ['POST', 'GET', 'DELETE']) {
+      const raw = await fetch(`${gw.managementEndpoint}/@connections/${encodeURIComponent(id)}`, { method, body: method === 'POST' ? 'x' : undefined });
+      expect(raw.status).toBe(403);
+      expect(raw.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+      expect(await raw.json()).toEqual({ message: 'Missing Authentication Token' });
+    }
+    // A presigned URL counts as signed.
+    const presigned = await fetch(`${gw.managementEndpoint}/@connections/${encodeURIComponent(id)}?X-Amz-Credential=AKIDLOCAL%2F20260101&X-Amz-Signature=00`, { method: 'POST', body: 'presigned' });
+    expect(presigned.status).toBe(200);
+    expect(await client.next()).toBe('presigned');
+  });
+
+  it('answers 400 BadRequestException for an id that cannot be a connection id, 410 for a well-formed unknown one', async () => {
+    const gw = await gateway();
+    const sdk = managementClient(gw.managementEndpoint);
+    for (const bad of ['%E0%A4%A', 'caf%C3%A9', 'a%23b', 'a%25b', 'with%20space', '%F0%9F%98%80']) {
+      const raw = await fetch(`${gw.managementEndpoint}/@connections/${bad}`, { method: 'POST', body: 'x', headers: SIGNED });
+      expect(raw.status, bad).toBe(400);
+      expect(raw.headers.get('x-amzn-errortype')).toBe('BadRequestException');
+    }
+    const error = await sdk.send(new PostToConnectionCommand({ ConnectionId: 'not#an id', Data: 'x' })).catch((e) => e);
+    expect(error.name).toBe('BadRequestException');
+    expect(error.$metadata.httpStatusCode).toBe(400);
+    await expect(sdk.send(new GetConnectionCommand({ ConnectionId: 'ZZZZZZZZZZZZZZZ=' }))).rejects.toBeInstanceOf(GoneException);
   });
 
   it('answers 413 PayloadTooLargeException above 131072 bytes', async () => {

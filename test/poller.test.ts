@@ -8,6 +8,7 @@ import { SendMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '
 import type { SQSEvent } from 'aws-lambda';
 import { startSqs, ensureQueues, type LocalSqs, type StageQueues } from '../src/local/sqs.js';
 import { startPoller, succeededRecords } from '../src/local/poller.js';
+import { toDeadLetter } from '../src/core/dlq.js';
 import { createSqsClient } from '../src/core/clients.js';
 import { resourceNames } from '../src/stack/names.js';
 import { eventually } from './helpers/ws.js';
@@ -34,7 +35,7 @@ async function sendBodies(url: string, bodies: string[]) {
 }
 
 async function drain(url: string) {
-  const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
+  const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'], AttributeNames: ['All'] }));
   return res.Messages ?? [];
 }
 
@@ -106,8 +107,52 @@ describe('event source poller on local SQS', () => {
       }, 20_000, 'dead letter');
       expect(dead[0].Body).toBe('poison');
       expect(counts).toEqual(['1', '2', '3']);
+      // SQS marks what its redrive moved, which `hermes dlq list` relies on.
+      expect(toDeadLetter(dead[0], 3)).toMatchObject({ origin: 'redrive', reason: `exceeded maxReceiveCount (3 receives) on ${resourceNames('poison').queueName('messages')}` });
     } finally {
       await poller.stop();
     }
+  });
+});
+
+describe('idle poller', () => {
+  it('rests while the queue is empty and starts at once when the local server sees a SendMessage', async () => {
+    const q = await queues('idle');
+    const bodies: string[] = [];
+    // A rest of a minute: only the wake can make the delivery below happen within its bound.
+    const poller = startPoller({
+      sqs, queueUrl: q.queueUrl, queueArn: q.queueArn, region: 'us-east-1', logger: quiet, concurrency: 2,
+      idleMaxMs: 60_000,
+      wake: (listener) => server.onMessagesAvailable(listener),
+      fn: {
+        name: 'stand-in',
+        async invoke(event) {
+          for (const r of (event as SQSEvent).Records) bodies.push(r.body);
+        },
+      },
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      // 50, 100, 200, 400, 800 ms rests: about six receives per loop in 1.5 s, not hundreds.
+      const idleReceives = poller.stats().receives;
+      expect(idleReceives).toBeLessThanOrEqual(16);
+      await sendBodies(q.queueUrl, ['after a rest']);
+      await eventually(() => bodies.length === 1, 10_000, 'the message after a rest');
+      expect(bodies).toEqual(['after a rest']);
+    } finally {
+      await poller.stop();
+    }
+  });
+
+  it('stops at once while resting', async () => {
+    const q = await queues('idle-stop');
+    const poller = startPoller({
+      sqs, queueUrl: q.queueUrl, queueArn: q.queueArn, region: 'us-east-1', logger: quiet, idleMaxMs: 60_000,
+      fn: { name: 'stand-in', invoke: async () => undefined },
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = Date.now();
+    await poller.stop();
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

@@ -164,4 +164,22 @@ describe('local stack end to end', () => {
     const notJson = dead.find((m) => m.Body === 'this is not json')!;
     expect(notJson.MessageAttributes?.hermes_error?.StringValue).toMatch(/not JSON/);
   });
+
+  it('dead-letters data nested too deeply to encode at its first receive, and answers a sender of it with an error frame', async () => {
+    const c = await join('nina', 'deep-room');
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const body = `{"room_id":"deep-room","data":${deep}}`;
+    const sent = await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.queues.queueUrl, MessageBody: body }));
+    const dead = await eventually(async () => {
+      const res = await stack.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: stack.queues.dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'], AttributeNames: ['All'], VisibilityTimeout: 30 }),
+      );
+      return (res.Messages ?? []).find((m) => m.MessageAttributes?.hermes_source_message_id?.StringValue === sent.MessageId);
+    }, 15_000, 'the deep message in the dead-letter queue');
+    expect(dead.MessageAttributes?.hermes_error?.StringValue).toBe("The message's data cannot be encoded as JSON: it is nested too deeply.");
+    c.ws.send(`{"action":"sendMessage","data":${deep}}`);
+    const e = await c.waitForFrame((f) => f.error === 'rejected');
+    expect(e.message).toMatch(/nested too deeply/);
+    expect(c.frames.filter((f: any) => f.room_id)).toHaveLength(0);
+  });
 });

@@ -4,7 +4,7 @@
  * is deleted here as well, because `$disconnect` is best effort; a connection that answers
  * 410 was already gone, and its leftover row goes the same way.
  */
-import { deleteConnection, type ConnectionStoreDeps } from './connections.js';
+import { deleteConnection, listConnections, type ConnectionStoreDeps } from './connections.js';
 import { mapLimit } from './concurrency.js';
 import { closeConnection, describeError, type ManagementClient, type RetryOptions } from './management.js';
 
@@ -44,4 +44,23 @@ export async function closeConnections(deps: DisconnectDeps, connectionIds: read
     signal,
   );
   return result;
+}
+
+/**
+ * The connections opened with tokens that were just revoked. API Gateway never authorizes an
+ * open socket again, so without closing them a revoked token keeps its connections for up to
+ * 2 hours. A row records the token the authorizer accepted (`token_id`); a row from before that
+ * was recorded has none, and counts when the revocation covered the whole scope it lies in
+ * (all of the user's tokens, or all of them in its room).
+ */
+export async function connectionsOfRevokedTokens(
+  deps: ConnectionStoreDeps,
+  revoked: { userId: string; tokenIds: readonly string[]; scope: 'id' | 'room' | 'all'; roomId?: string },
+): Promise<string[]> {
+  if (!revoked.tokenIds.length) return [];
+  const ids = new Set(revoked.tokenIds);
+  const rows = await listConnections(deps, { userId: revoked.userId });
+  return rows
+    .filter((r) => (r.token_id !== undefined ? ids.has(r.token_id) : revoked.scope === 'all' || (revoked.scope === 'room' && r.room_id === revoked.roomId)))
+    .map((r) => r.connection_id);
 }

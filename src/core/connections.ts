@@ -17,6 +17,8 @@ export interface ConnectionRow {
   user_id: string;
   connected_at: number; // ms
   expires_at: number; // epoch seconds (TTL)
+  /** The token the authorizer accepted for this connection (its jti), so revoking it can close it. */
+  token_id?: string;
 }
 
 export interface ConnectionStoreDeps {
@@ -24,13 +26,14 @@ export interface ConnectionStoreDeps {
   table: string;
 }
 
-export function connectionRow(input: { connectionId: string; roomId: string; userId: string; connectedAt: number }): ConnectionRow {
+export function connectionRow(input: { connectionId: string; roomId: string; userId: string; connectedAt: number; tokenId?: string }): ConnectionRow {
   return {
     connection_id: input.connectionId,
     room_id: input.roomId,
     user_id: input.userId,
     connected_at: input.connectedAt,
     expires_at: Math.floor(input.connectedAt / 1000) + MAX_CONNECTION_SECONDS,
+    ...(input.tokenId ? { token_id: input.tokenId } : {}),
   };
 }
 

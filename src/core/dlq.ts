@@ -69,8 +69,12 @@ export interface DeadLetter {
   receiveCount: number;
   /** When the message entered the dead-letter queue (SentTimestamp), ISO 8601. */
   sentAt?: string;
-  /** `hermes`: send-message dead-lettered it with a reason; `redrive`: SQS moved it after too many receives. */
-  origin: 'hermes' | 'redrive';
+  /**
+   * `hermes`: send-message dead-lettered it with a reason; `redrive`: SQS moved it after too many
+   * receives (it carries DeadLetterQueueSourceArn); `unknown`: neither, e.g. sent to the
+   * dead-letter queue directly, so its reason cannot be told.
+   */
+  origin: 'hermes' | 'redrive' | 'unknown';
   reason: string;
   /** For `hermes` dead letters: the message id it had on the main queue. */
   sourceMessageId?: string;
@@ -92,7 +96,17 @@ export function toDeadLetter(m: Message, maxReceiveCount?: number): DeadLetter {
     const sourceMessageId = attr(HERMES_SOURCE_ID_ATTRIBUTE);
     return { ...common, origin: 'hermes', reason: error, ...(sourceMessageId ? { sourceMessageId } : {}) };
   }
-  return { ...common, origin: 'redrive', reason: `exceeded maxReceiveCount (${maxReceiveCount ?? receiveCount} receives)` };
+  // SQS marks what its redrive moved with the queue it came from.
+  const source = m.Attributes?.DeadLetterQueueSourceArn;
+  if (source) {
+    const from = source.slice(source.lastIndexOf(':') + 1);
+    return { ...common, origin: 'redrive', reason: `exceeded maxReceiveCount (${maxReceiveCount ?? receiveCount} receives) on ${from}` };
+  }
+  return {
+    ...common,
+    origin: 'unknown',
+    reason: `reason unknown: neither hermes nor the queue's redrive put it here (sent to the dead-letter queue directly?); received ${receiveCount} time${receiveCount === 1 ? '' : 's'} here`,
+  };
 }
 
 const ALL_ATTRIBUTES = {

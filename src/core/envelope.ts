@@ -126,9 +126,22 @@ export function buildFrame(msg: Pick<QueueMessage, 'id' | 'room_id' | 'to_user_i
   };
 }
 
+/**
+ * JSON.stringify for a message: what cannot be encoded (a cycle, nesting deeper than the stack
+ * allows, a BigInt) is malformed, never a transient failure, since retrying cannot help.
+ */
+function encodeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    const why = err instanceof RangeError ? 'it is nested too deeply' : (err as Error).message;
+    throw new MalformedMessageError(`The message's data cannot be encoded as JSON: ${why}.`);
+  }
+}
+
 /** Serialise a frame once and check it fits API Gateway's message limit. */
 export function encodeFrame(frame: Frame): Buffer {
-  const bytes = Buffer.from(JSON.stringify(frame), 'utf8');
+  const bytes = Buffer.from(encodeJson(frame), 'utf8');
   if (bytes.length > APIGW_MESSAGE_LIMIT) {
     throw new LimitError(
       'API Gateway WebSocket message limit (128 KB)',
@@ -142,7 +155,7 @@ export function encodeFrame(frame: Frame): Buffer {
 
 /** Build the queue body for a message and check both limits before anything is sent. */
 export function encodeQueueMessage(msg: QueueMessage): string {
-  const body = JSON.stringify(msg);
+  const body = encodeJson(msg);
   const bytes = Buffer.byteLength(body, 'utf8');
   if (bytes > SQS_MESSAGE_LIMIT) {
     throw new LimitError('SQS message limit (256 KB)', SQS_MESSAGE_LIMIT, bytes, 'Send a smaller "data" payload.');

@@ -41,12 +41,6 @@ export async function projectBuild(root: string): Promise<ProjectBuild | undefin
   return { root, staleSources: mod.staleSources, buildLambdas: mod.buildLambdas, watchLambdas: mod.watchLambdas };
 }
 
-/**
- * Node keeps every module it imported until the process exits, so each reloaded bundle stays in
- * memory (about 3 MB of heap for one of ours). After this many, dev says so once.
- */
-export const RELOADS_BEFORE_NOTE = 50;
-
 export type ReloadEvent =
   | { kind: 'reloaded'; handlers: HandlerName[]; buildMs: number; reloadMs: number; warnings?: string }
   | { kind: 'failed'; errors: string; buildMs: number }

@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import { DescribeTableCommand, CreateTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bindPort, closeServer } from './bind.js';
+import { fixDynaliteStreams } from './dynalite-streams.js';
 import { tableDefinitions } from '../stack/tables.js';
 import { meterDynamo, type UsageMeter } from './usage.js';
 import type { ResourceNames } from '../stack/names.js';
@@ -32,6 +33,7 @@ export async function startDynamo(opts: {
   path?: string;
   meter?: { usage: UsageMeter; indexesOf: (table: string) => number };
 }): Promise<LocalDynamo> {
+  fixDynaliteStreams();
   const dynalite = require('dynalite') as (o: object) => Server;
   const server = dynalite({ path: opts.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   if (opts.meter) {

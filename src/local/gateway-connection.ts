@@ -81,19 +81,19 @@ export class Connection implements ConnectionInfo {
     return this.ws.bufferedAmount;
   }
 
-  /** One text message, split into frames of at most maxFrameBytes (§4.3, §5). Counts as activity. */
-  send(data: string | Buffer): void {
+  /** One message (text unless `binary`), split into frames of at most maxFrameBytes (§4.3, §5). Counts as activity. */
+  send(data: string | Buffer, binary = false): void {
     if (!this.isOpen) return;
     this.lastActiveAt = Date.now();
     const frame = this.settings.maxFrameBytes;
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (frame <= 0 || size <= frame) {
-      this.ws.send(data, { binary: false });
+      this.ws.send(data, { binary });
       return;
     }
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     for (let offset = 0; offset < size; offset += frame) {
-      this.ws.send(bytes.subarray(offset, offset + frame), { binary: false, fin: offset + frame >= size });
+      this.ws.send(bytes.subarray(offset, offset + frame), { binary, fin: offset + frame >= size });
     }
   }
 

@@ -44,8 +44,11 @@ import { DEFAULT_HOST, DEFAULT_PORTS } from '../config/dev-settings.js';
 import { DEFAULT_REGION } from '../core/defaults.js';
 import type { GatewayMeter } from './usage.js';
 
-/** Runs a Lambda handler in-process; may throw. */
-export type Invoke = (event: any) => Promise<any>;
+/**
+ * Runs a Lambda handler; may throw. `signal` aborts when the gateway stops waiting (the
+ * integration timeout), so an invocation still queued for an instance can be dropped.
+ */
+export type Invoke = (event: any, opts?: { signal?: AbortSignal }) => Promise<any>;
 
 export interface GatewayOptions {
   /** Default DEFAULT_HOST (loopback). */
@@ -82,6 +85,8 @@ export interface GatewayOptions {
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   /** One line per connect, disconnect, routed message and error. */
   log?: (line: string) => void;
+  /** How long close() waits for the `$disconnect`s of the sockets it closed; default 10 s. */
+  disconnectWaitMs?: number;
   /** Counts what API Gateway bills: messages in and out, connection time (src/local/usage.ts). */
   meter?: GatewayMeter;
 }
@@ -121,7 +126,12 @@ const MAX_MESSAGE_BYTES = 131072;
 /** Above this much unsent data a POST gets 429 "client side buffer full" (§4.1). */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const CLOSE_HANDSHAKE_WAIT_MS = 1000;
-const DISCONNECT_WAIT_MS = 2000;
+/** A bound, not a pause: `$disconnect`s normally finish well within a second of the closes. */
+const DISCONNECT_WAIT_MS = 10_000;
+
+
+/** The error name of a Lambda timeout (src/local/lambda-runtime.ts, as the Lambda runtime names it). */
+const LAMBDA_TIMEOUT = 'Sandbox.Timedout';
 
 const BODY_UNAUTHORIZED = '{"message":"Unauthorized"}';
 const BODY_FORBIDDEN = '{"message":"Forbidden"}';
@@ -270,11 +280,11 @@ class LocalGateway implements Gateway {
     };
     return {
       isOpen: (id) => live(id) !== undefined,
-      post: (id, data): PostOutcome => {
+      post: (id, data, binary): PostOutcome => {
         const conn = live(id);
         if (!conn) return 'gone';
         if (conn.bufferedAmount > MAX_BUFFERED_BYTES) return 'throttled';
-        conn.send(data);
+        conn.send(data, binary);
         this.opts.meter?.message('out', data.byteLength);
         return 'delivered';
       },
@@ -340,14 +350,20 @@ class LocalGateway implements Gateway {
     let protocol: string | undefined;
     if (connectRoute) {
       let result: any;
+      const call = this.call(connectRoute, connectEvent(this.api, info, hs, awsId(), integrationLatency));
       try {
-        result = await this.invoke(connectRoute, connectEvent(this.api, info, hs, awsId(), integrationLatency));
+        result = await call.answer;
       } catch (err) {
         // A throw is 502 (§1.6). What a $connect timeout looks like is not documented; we
         // answer 504 as API Gateway does for REST integration timeouts.
         const timedOut = err instanceof IntegrationTimeout;
         this.log(`connect ${info.id} ${timedOut ? 504 : 502}: $connect ${timedOut ? 'timed out' : `threw: ${describe(err)}`}`);
-        return rejectHandshake(socket, timedOut ? 504 : 502, timedOut ? BODY_TIMED_OUT : BODY_INTERNAL);
+        rejectHandshake(socket, timedOut ? 504 : 502, timedOut ? BODY_TIMED_OUT : BODY_INTERNAL);
+        // A $connect that timed out (the gateway's wait or the function's own timeout) may
+        // have stored the connection before it was cut off: once it has settled, tear the
+        // connection down as if it had opened and closed, so no row outlives the refusal (§5).
+        if (timedOut || (err as Error)?.name === LAMBDA_TIMEOUT) void call.work.then(() => this.runDisconnect(info, 1006, ''), () => this.runDisconnect(info, 1006, ''));
+        return;
       }
       const status = proxyStatus(result);
       if (status < 200 || status > 299) {
@@ -451,13 +467,23 @@ class LocalGateway implements Gateway {
 
   /** Calls a handler under the integration timeout (§5); a synchronous throw becomes a rejection. */
   private invoke(fn: Invoke, event: unknown): Promise<any> {
+    return this.call(fn, event).answer;
+  }
+
+  /** `answer` is what the gateway waits for (bounded); `work` the invocation itself, which may go on. */
+  private call(fn: Invoke, event: unknown): { answer: Promise<any>; work: Promise<any> } {
     let timer: NodeJS.Timeout | undefined;
+    const abort = new AbortController();
     const timeout = new Promise<never>((_, reject) => {
       const message = `Integration timed out after ${this.integrationTimeoutMs} ms`;
-      timer = setTimeout(() => reject(new IntegrationTimeout(message)), this.integrationTimeoutMs);
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new IntegrationTimeout(message));
+      }, this.integrationTimeoutMs);
     });
-    const work = Promise.resolve().then(() => fn(event));
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+    const work = Promise.resolve().then(() => fn(event, { signal: abort.signal }));
+    work.catch(() => {});
+    return { answer: Promise.race([work, timeout]).finally(() => clearTimeout(timer)), work };
   }
 
   /** Every wait here is bounded: a stuck client or handler cannot keep close() from returning. */
@@ -472,7 +498,7 @@ class LocalGateway implements Gateway {
       for (const conn of conns) conn.terminate(); // clients that never answered the close frame
       await within(allClosed(), 200);
     }
-    await within(Promise.allSettled([...this.disconnects]), DISCONNECT_WAIT_MS);
+    await within(Promise.allSettled([...this.disconnects]), this.opts.disconnectWaitMs ?? DISCONNECT_WAIT_MS);
     this.stopped = true;
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections(); // keep-alive sockets of SDK clients

@@ -1,10 +1,12 @@
 /**
  * The `@connections` management API (docs/api-gateway-websocket.md §4) on the gateway's HTTP server:
  * `POST|GET|DELETE /{stage}/@connections/{id}`, answering with the status codes and
- * `x-amzn-ErrorType` headers the AWS SDK maps to its exception classes. SigV4 signatures are
- * ignored (§4.1). The connections themselves live in the gateway, behind `ConnectionRegistry`.
+ * `x-amzn-ErrorType` headers the AWS SDK maps to its exception classes. A request must be
+ * SigV4-signed, but any signature passes, since local credentials are arbitrary (§4.4). The
+ * connections themselves live in the gateway, behind `ConnectionRegistry`.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
 
 /** PostToConnection `Data` limit (§4.1, §5). */
 export const MAX_POST_BYTES = 131072;
@@ -22,8 +24,8 @@ export type PostOutcome = 'delivered' | 'gone' | 'throttled';
 export interface ConnectionRegistry {
   /** True only for connections that finished `$connect` and are not closing (§4.3). */
   isOpen(id: string): boolean;
-  /** Sends `data` as one text message; counts as activity for the idle timeout. */
-  post(id: string, data: Buffer): PostOutcome;
+  /** Sends `data` as one message (text, or binary when it is not UTF-8, §4.4); counts as activity. */
+  post(id: string, data: Buffer, binary: boolean): PostOutcome;
   describe(id: string): ConnectionSnapshot | undefined;
   /** DeleteConnection: close with 1000 and run `$disconnect`. False when gone. */
   remove(id: string): boolean;
@@ -51,11 +53,20 @@ export function managementApi(
       forbidden(res);
       return true;
     }
-    let id: string;
+    let id: string | undefined;
     try {
       id = decodeURIComponent(segments[3]); // the SDK percent-encodes the `=` (§4.1)
     } catch {
-      gone(res); // a malformed escape can never name a connection
+      id = undefined;
+    }
+    // @connections uses IAM authorization: an unsigned request is refused before anything else (§4.4).
+    if (!isSigned(req)) {
+      missingToken(res);
+      return true;
+    }
+    // An id that cannot be a connection id at all is a bad request, not a gone connection (§4.4).
+    if (id === undefined || !CONNECTION_ID.test(id)) {
+      badRequest(res);
       return true;
     }
 
@@ -78,6 +89,17 @@ export function managementApi(
     }
     return true;
   };
+}
+
+/** Base64 (either alphabet) with its padding: what a connection id can look like (§1.1). */
+const CONNECTION_ID = /^[A-Za-z0-9+/_-]{1,128}={0,2}$/;
+
+/** A SigV4 Authorization header, or a presigned URL's signature (§4.4). Whether it is valid is not checked. */
+function isSigned(req: IncomingMessage): boolean {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && auth.startsWith('AWS4-HMAC-SHA256 ') && auth.includes('Signature=')) return true;
+  const url = req.url ?? '';
+  return /[?&]X-Amz-Signature=/i.test(url) && /[?&]X-Amz-Credential=/i.test(url);
 }
 
 function isConnectionsSegment(segment: string): boolean {
@@ -109,7 +131,8 @@ function handlePost(req: IncomingMessage, res: ServerResponse, id: string, regis
   req.on('end', () => {
     if (answered) return;
     const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-    const outcome = registry.post(id, data);
+    // Text when it is UTF-8: a text frame that is not would make the client fail the connection.
+    const outcome = registry.post(id, data, !isUtf8(data));
     if (outcome === 'delivered') reply(res, 200);
     else if (outcome === 'gone') gone(res);
     else {
@@ -135,6 +158,17 @@ function getConnectionBody(info: ConnectionSnapshot): Record<string, unknown> {
 /** Real 410s have a non-JSON body; the SDK finds the type in the header (§4.1). */
 function gone(res: ServerResponse): void {
   reply(res, 410, '', { 'x-amzn-ErrorType': 'GoneException' });
+}
+
+function missingToken(res: ServerResponse): void {
+  reply(res, 403, '{"message":"Missing Authentication Token"}', {
+    'content-type': 'application/json',
+    'x-amzn-ErrorType': 'MissingAuthenticationTokenException',
+  });
+}
+
+function badRequest(res: ServerResponse): void {
+  reply(res, 400, '{"message":"Invalid connectionId"}', { 'content-type': 'application/json', 'x-amzn-ErrorType': 'BadRequestException' });
 }
 
 function forbidden(res: ServerResponse): void {

@@ -1,9 +1,13 @@
 /**
- * The SQS → Lambda event source mapping, locally (docs/api-gateway-websocket.md §6): long-poll the queue, hand batches
+ * The SQS → Lambda event source mapping, locally (docs/api-gateway-websocket.md §6): poll the queue, hand batches
  * of up to `batchSize` records to the function, delete what succeeded. A throw leaves the whole
  * batch to reappear after the visibility timeout; with ReportBatchItemFailures only the listed
  * records do; an invalid response counts as a full failure. The queue's redrive policy moves a
  * message to the dead-letter queue once its receive count passes maxReceiveCount.
+ *
+ * An empty queue is polled less and less often (50 ms doubling up to `idleMaxMs`), so an idle
+ * stack costs next to no CPU; `wake` (the local SQS server telling that a message was sent)
+ * ends the rest at once, so the first message after a quiet spell is not delayed by it.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSClient, Message } from '@aws-sdk/client-sqs';
@@ -23,15 +27,23 @@ export interface PollerOptions {
   /** Parallel pollers, like the several pollers Lambda runs per mapping. */
   concurrency?: number;
   waitTimeSeconds?: number;
+  /** Longest rest between receives while the queue stays empty; default 2 s. */
+  idleMaxMs?: number;
+  /** Subscribes to "a message may be receivable now"; returns the unsubscribe. */
+  wake?: (listener: () => void) => () => void;
   logger: LineLogger;
 }
 
 export interface Poller {
   /** What it was configured with, as ListEventSourceMappings would report it. */
   settings: { batchSize: number; reportBatchItemFailures: boolean };
-  stop(): Promise<void>;
-  stats(): { batches: number; records: number; failedRecords: number; errors: number };
+  /** Stops receiving; waits up to `graceMs` (default: without bound) for the batches under way. */
+  stop(graceMs?: number): Promise<void>;
+  stats(): { batches: number; records: number; failedRecords: number; errors: number; receives: number };
 }
+
+/** First rest after an empty receive; it doubles up to idleMaxMs. */
+const FIRST_REST_MS = 50;
 
 export function toRecord(m: Message, queueArn: string, region: string): SQSRecord {
   const attrs = m.Attributes ?? {};
@@ -84,13 +96,37 @@ export function succeededRecords(records: SQSRecord[], response: unknown, report
 export function startPoller(opts: PollerOptions): Poller {
   const batchSize = Math.min(10, opts.batchSize ?? 10);
   const report = opts.reportBatchItemFailures ?? true;
-  const stats = { batches: 0, records: 0, failedRecords: 0, errors: 0 };
+  const stats = { batches: 0, records: 0, failedRecords: 0, errors: 0, receives: 0 };
   const abort = new AbortController();
+  const idleMaxMs = opts.idleMaxMs ?? 2000;
   let stopping = false;
+  // Wakes counted, so a loop whose receive was already under way when a message came in
+  // polls again instead of resting.
+  let wakes = 0;
+  const resting = new Set<() => void>();
+  const wakeAll = () => {
+    wakes++;
+    for (const r of [...resting]) r();
+  };
+  const unsubscribe = opts.wake?.(wakeAll);
+  const rest = (ms: number, seen: number) =>
+    new Promise<void>((resolve) => {
+      if (stopping || wakes !== seen) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        resting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      resting.add(done);
+    });
 
   const loop = async () => {
+    let restMs = 0;
     while (!stopping) {
       let messages: Message[];
+      const seen = wakes;
+      stats.receives++;
       try {
         const res = await opts.sqs.send(
           new ReceiveMessageCommand({
@@ -112,10 +148,15 @@ export function startPoller(opts: PollerOptions): Poller {
         if (stopping) return;
         stats.errors++;
         opts.logger.warn(`event source: receive failed: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 500));
+        await rest(500, wakes);
         continue;
       }
-      if (!messages.length) continue;
+      if (!messages.length) {
+        restMs = Math.min(idleMaxMs, restMs ? restMs * 2 : FIRST_REST_MS);
+        await rest(restMs, seen);
+        continue;
+      }
+      restMs = 0;
       const records = messages.map((m) => toRecord(m, opts.queueArn, opts.region));
       stats.batches++;
       stats.records += records.length;
@@ -125,7 +166,9 @@ export function startPoller(opts: PollerOptions): Poller {
         ok = succeededRecords(records, response, report);
       } catch (err) {
         stats.errors++;
-        opts.logger.error(`${opts.fn.name}: invocation failed, the batch of ${records.length} returns after the visibility timeout: ${(err as Error).message}`);
+        const message = `${opts.fn.name}: invocation failed, the batch of ${records.length} returns after the visibility timeout: ${(err as Error).message}`;
+        if (stopping) opts.logger.info(message);
+        else opts.logger.error(message);
       }
       stats.failedRecords += records.length - ok.length;
       if (ok.length) {
@@ -149,10 +192,19 @@ export function startPoller(opts: PollerOptions): Poller {
   const loops = Array.from({ length: Math.max(1, opts.concurrency ?? 2) }, loop);
   return {
     settings: { batchSize, reportBatchItemFailures: report },
-    async stop() {
+    async stop(graceMs) {
       stopping = true;
+      unsubscribe?.();
       abort.abort();
-      await Promise.allSettled(loops);
+      wakeAll();
+      const all = Promise.allSettled(loops);
+      if (graceMs === undefined) {
+        await all;
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
     },
     stats: () => ({ ...stats }),
   };

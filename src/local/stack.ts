@@ -1,9 +1,10 @@
 /**
  * The whole system on one machine: DynamoDB (dynalite), SQS (local-aws-sqs), the API Gateway
  * WebSocket + @connections emulator, an SSM Parameter Store holding the signing keys (./ssm.ts,
- * read by the authorizer as on AWS), and the Lambda bundles invoked in-process, wired from the
- * same stage definition `hermes deploy` reads (src/stack/definition.ts): routes, authorizer,
- * functions and their environment, queues, the event source. Used by `hermes dev` and by the
+ * read by the authorizer as on AWS), and the Lambda bundles run by worker-thread instances
+ * (lambda-runtime.ts), wired from the same stage definition `hermes deploy` reads
+ * (src/stack/definition.ts): routes, authorizer, functions and their environment, queues, the
+ * event source. Used by `hermes dev` and by the
  * integration tests.
  */
 import path from 'node:path';
@@ -14,7 +15,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamo, ensureTables, type LocalDynamo } from './dynamodb.js';
 import { startSqs, ensureQueues, type LocalSqs, type StageQueues } from './sqs.js';
 import { startSsm } from './ssm.js';
-import { loadFunction, type LocalFunction } from './lambda-runtime.js';
+import { DEFAULT_CONCURRENCY, loadFunction, type LocalFunction } from './lambda-runtime.js';
 import { readableHandlerLine } from './handler-log-lines.js';
 import { startPoller, type Poller } from './poller.js';
 import { startGateway, type Gateway } from './gateway.js';
@@ -74,6 +75,12 @@ export interface LocalStackOptions {
   /** Extra HTTP routes on the gateway's port (the demo page, the local token endpoint). */
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
   gatewayLog?: (line: string) => void;
+  /**
+   * The DynamoDB and @connections endpoints the functions are given, from the real ones: by
+   * default those. The fault suite (scripts/faults.mjs) puts a loopback proxy in between to cut
+   * or throttle them.
+   */
+  functionEndpoints?: (real: { dynamodb: string; management: string }) => Partial<{ dynamodb: string; management: string }>;
 }
 
 export interface LocalStack {
@@ -84,6 +91,8 @@ export interface LocalStack {
   queues: StageQueues;
   /** The stage's signing keys as hermes commands read them: through the local SSM endpoint, uncached. */
   signingKeys: KeySource;
+  /** Messages put back into the queues from the last run (persisted mode). */
+  restoredMessages: number;
   gateway: Gateway;
   ddb: DynamoDBDocumentClient;
   sqs: SQSClient;
@@ -101,6 +110,12 @@ export interface LocalStack {
   usage: UsageMeter;
   close(): Promise<void>;
 }
+
+/** How long shutdown waits for invocations under way before it ends them (bounded drain). */
+const SHUTDOWN_GRACE_MS = 5000;
+
+/** Parallel pollers of the event source mapping, as Lambda starts with a few. */
+const EVENT_SOURCE_POLLERS = 2;
 
 const silent: LineLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -124,6 +139,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   try {
     if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+    const pollers = Math.max(1, opts.pollers ?? EVENT_SOURCE_POLLERS);
     const dynamo: LocalDynamo = await startDynamo({
       host,
       port: opts.ports?.dynamodb ?? DEFAULT_PORTS.dynamodb,
@@ -131,7 +147,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       meter: { usage, indexesOf: (table) => indexCounts.get(table) ?? 0 },
     });
     cleanups.push(() => dynamo.close());
-    const sqsServer: LocalSqs = await startSqs({ host, port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs, region, meter: usage });
+    const sqsServer: LocalSqs = await startSqs({
+      host,
+      port: opts.ports?.sqs ?? DEFAULT_PORTS.sqs,
+      region,
+      // Persisted mode keeps the queues too, not only the tables.
+      persistFile: opts.dataDir ? path.join(opts.dataDir, 'sqs', 'queues.json') : undefined,
+      onError: (m) => logger.error(`local SQS: ${m}`),
+      meter: usage,
+    });
     cleanups.push(() => sqsServer.close());
 
     const ssm = await startSsm({ host, region, file: opts.parameterFile });
@@ -156,11 +180,17 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       { visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds, maxReceiveCount: opts.maxReceiveCount },
       queueDefinitions(settings),
     );
+    const restoredMessages = sqsServer.restoreQueues();
+    if (restoredMessages) logger.info(`local SQS: ${restoredMessages} messages restored from the last run`);
 
     // The gateway needs the functions and the functions need the gateway's port (for
     // @connections), so routes call through this table, filled right after the gateway starts.
     const functions = {} as Record<HandlerName, LocalFunction>;
-    const via = (h: HandlerName) => (event: unknown) => functions[h].invoke(event);
+    // Closed after the gateway (its last $disconnects need them), before the tables go.
+    cleanups.push(async () => {
+      await Promise.all(Object.values(functions).map((f) => f.close(SHUTDOWN_GRACE_MS)));
+    });
+    const via = (h: HandlerName) => (event: unknown, o?: { signal?: AbortSignal }) => functions[h].invoke(event, o);
     const routes: Record<string, HandlerName> = Object.fromEntries(ROUTES.map((r) => [r.routeKey, r.handler]));
     const gatewayOptions = (port: number, apiId?: string) => ({
       host,
@@ -188,13 +218,15 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
 
     // Each function gets what its deployed twin gets (the definition's list for it), plus what
-    // the Lambda runtime would set and the local endpoints.
+    // the Lambda runtime would set and the local endpoints (which the fault suite may proxy).
+    const real = { dynamodb: dynamo.endpoint, management: gateway.managementEndpoint };
+    const reach = { ...real, ...opts.functionEndpoints?.(real) };
     const values: Partial<Record<EnvSetting, string>> = {
       ...nameSettings(names),
       keyCacheSeconds: opts.keyCacheSeconds !== undefined ? String(opts.keyCacheSeconds) : undefined,
       queueUrl: queues.queueUrl,
       dlqUrl: queues.dlqUrl,
-      managementEndpoint: gateway.managementEndpoint,
+      managementEndpoint: reach.management,
       fanoutConcurrency: (opts.fanoutConcurrency ?? settings.fanoutConcurrency) !== undefined ? String(opts.fanoutConcurrency ?? settings.fanoutConcurrency) : undefined,
       shardSize: (opts.shardSize ?? settings.shardSize) !== undefined ? String(opts.shardSize ?? settings.shardSize) : undefined,
       connectGraceSeconds: opts.connectGraceSeconds !== undefined ? String(opts.connectGraceSeconds) : undefined,
@@ -202,7 +234,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       historyMaxPerStream: opts.historyMaxPerStream !== undefined ? String(opts.historyMaxPerStream) : undefined,
     };
     for (const [k, v] of Object.entries(opts.tunables ?? {}) as Array<[EnvSetting, string]>) values[k] ??= v;
-    const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint, AWS_ENDPOINT_URL_SSM: ssm.endpoint };
+    const runtimeEnv: Env = { AWS_REGION: region, AWS_ENDPOINT_URL_DYNAMODB: reach.dynamodb, AWS_ENDPOINT_URL_SQS: sqsServer.endpoint, AWS_ENDPOINT_URL_SSM: ssm.endpoint };
     for (const h of HANDLER_NAMES) {
       const readable = (line: unknown) => (opts.onHandlerLine?.(h, String(line)), readableHandlerLine(h, String(line)));
       const fn = await loadFunction(h, {
@@ -212,24 +244,40 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         region,
         timeoutMs: (opts.timeoutSeconds?.[h] ?? settings.functions[h].timeoutSeconds) * 1000,
         memoryMb: settings.functions[h].memoryMb,
+        // Each poller's batch is one invocation, as Lambda scales the function with the pollers.
+        concurrency: h === EVENT_SOURCE.handler ? Math.max(DEFAULT_CONCURRENCY, pollers) : undefined,
         logger: { info: (l) => logger.info(readable(l)), warn: (l) => logger.warn(readable(l)), error: (l) => logger.error(readable(l)) },
       });
-      functions[h] = { ...fn, invoke: usage.meterInvoke(h, fn.config.memoryMb, fn.invoke) };
+      // The pool stays itself (its close, warm, reload); only its invoke is metered.
+      const invoke = fn.invoke.bind(fn);
+      fn.invoke = usage.meterInvoke(h, fn.config.memoryMb, invoke);
+      functions[h] = fn;
     }
 
+    // A warm instance behind $disconnect, so the $disconnects of a shutdown under load do not wait
+    // for a worker thread to start; the other functions start on first use, as cold starts.
+    const disconnectHandler = routes.$disconnect;
+    if (disconnectHandler) functions[disconnectHandler].warm();
+
     const poller = startPoller({
+      concurrency: pollers,
       sqs,
       queueUrl: queues.queueUrl,
       queueArn: queues.queueArn,
       region,
       fn: functions[EVENT_SOURCE.handler],
       batchSize: opts.batchSize ?? settings.batchSize,
-      concurrency: opts.pollers,
       reportBatchItemFailures: EVENT_SOURCE.reportBatchItemFailures,
+      wake: (listener) => sqsServer.onMessagesAvailable(listener),
       logger,
     });
-    // Stop polling before the servers go, so no batch is cut in half.
-    cleanups.push(() => poller.stop());
+    // Shutdown, first step: stop taking work on both doors at once. The gateway refuses new
+    // handshakes, closes every socket and runs $disconnect while the tables are still up; the
+    // poller stops receiving and lets a batch in flight finish (its posts now get 410s, so it
+    // ends quickly). Then the functions, then the servers (the cleanups above, in reverse).
+    cleanups.push(async () => {
+      await Promise.all([poller.stop(SHUTDOWN_GRACE_MS), gateway.close()]);
+    });
 
     return {
       stage,
@@ -238,6 +286,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       endpoints: { dynamodb: dynamo.endpoint, sqs: sqsServer.endpoint, ssm: ssm.endpoint, management: gateway.managementEndpoint, websocket: gateway.url },
       queues,
       signingKeys,
+      restoredMessages,
       get gateway() {
         return gateway;
       },

@@ -78,12 +78,12 @@ export class UsageMeter implements GatewayMeter {
 
   // ---- Lambda -----------------------------------------------------------------------------------
   /** Wraps a function's invoke so each invocation is counted with its wall time. */
-  meterInvoke<E, R>(handler: HandlerName, memoryMb: number, invoke: (event: E) => Promise<R>): (event: E) => Promise<R> {
-    return async (event) => {
+  meterInvoke<E, R, O>(handler: HandlerName, memoryMb: number, invoke: (event: E, opts?: O) => Promise<R>): (event: E, opts?: O) => Promise<R> {
+    return async (event, opts) => {
       const started = performance.now();
       this.running++;
       try {
-        return await invoke(event);
+        return await invoke(event, opts);
       } finally {
         this.running--;
         const ms = performance.now() - started;

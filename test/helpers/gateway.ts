@@ -11,6 +11,11 @@ import { startGateway, type Gateway, type GatewayOptions, type Invoke } from '..
 import { AUTHORIZER } from '../../src/stack/definition.js';
 
 export const WAIT_MS = 3000;
+
+/** A SigV4 Authorization header for raw @connections requests: the local API wants one, and checks its form only. */
+export const SIGNED = {
+  authorization: 'AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=00',
+};
 export const ID = /^[A-Za-z0-9_-]{15}=$/;
 
 export const cleanups: Array<() => unknown> = [];

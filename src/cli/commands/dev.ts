@@ -39,8 +39,12 @@ async function dev(ctx: CliContext, opts: DevOptions) {
   const batchSize = opts.batchSize ? parseIntFlag('--batch-size', opts.batchSize, 1, 10) : undefined;
   const stateDir = cfg.stateDir.value;
 
-  state.assertNotRunning(stateDir, 'local');
+  const stale = await state.assertNotRunning(stateDir, 'local');
+  if (stale) ctx.warn(stale);
   records.protectStateDir(stateDir);
+  // Files the stack creates from now on (LevelDB's tables, the queues) are the owner's alone.
+  process.umask(0o077);
+  state.privateStateDir(stateDir);
   const started = Date.now();
   const stamp = () => ctx.c.dim(new Date().toISOString().slice(11, 23));
   const say = (line: string) => ctx.info(`${stamp()} ${line}`);
@@ -108,17 +112,11 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     gatewayLog: (l) => say(l),
   });
   demoStack = stack;
-  let versionsLoaded = 0;
   const onReload = (e: import('../../local/bundle-watch.js').ReloadEvent) => {
     const c = ctx.c;
     if (e.kind === 'reloaded') {
       if (e.warnings) say(c.yellow(e.warnings));
       say(`${c.green('reloaded')} ${e.handlers.join(', ')} (built in ${e.buildMs} ms, loaded in ${e.reloadMs} ms): the next invocation runs the new code`);
-      const before = versionsLoaded;
-      versionsLoaded += e.handlers.length;
-      if (before < bundles.RELOADS_BEFORE_NOTE && versionsLoaded >= bundles.RELOADS_BEFORE_NOTE) {
-        say(c.dim(`note: every version stays in memory (Node cannot unload a module, about 3 MB each; ${versionsLoaded} loaded); restart hermes dev now and then to free them`));
-      }
       if (ctx.json) ctx.out(JSON.stringify({ status: 'reloaded', handlers: e.handlers, buildMs: e.buildMs, reloadMs: e.reloadMs }));
     } else if (e.kind === 'failed') {
       say(`${c.red('build failed')}, the previous code keeps serving:\n${e.errors}`);
@@ -154,6 +152,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     watching: stopWatching !== undefined,
     ...(rebuilt ? { rebuilt } : {}),
     pid: process.pid,
+    restoredMessages: stack.restoredMessages,
     startupMs: Date.now() - started,
   };
   if (ctx.json) {
@@ -162,7 +161,7 @@ async function dev(ctx: CliContext, opts: DevOptions) {
     const c = ctx.c;
     ctx.out(
       [
-        `${c.green('hermes dev')} is ready in ${ready.startupMs} ms (${opts.ephemeral ? 'in memory' : `data in ${path.relative(ctx.io.cwd, stateDir) || stateDir}`})`,
+        `${c.green('hermes dev')} is ready in ${ready.startupMs} ms (${opts.ephemeral ? 'in memory' : `data in ${path.relative(ctx.io.cwd, stateDir) || stateDir}`}${stack.restoredMessages ? `, ${stack.restoredMessages} queued messages restored` : ''})`,
         `  Demo page     ${c.cyan(ready.demo)}`,
         `  WebSocket     ${c.cyan(ready.websocket)}?token=…`,
         `  @connections  ${ready.management}`,
@@ -206,7 +205,7 @@ export const register: Register = (program, action) => {
     .option('--dynamodb-port <port>', `DynamoDB port (env HERMES_DYNAMODB_PORT, config dev.dynamodbPort; default ${DEFAULT_PORTS.dynamodb})`)
     .option('--sqs-port <port>', `SQS port (env HERMES_SQS_PORT, config dev.sqsPort; default ${DEFAULT_PORTS.sqs})`)
     .option('--host <host>', `address to listen on (env HERMES_HOST, config dev.host; default ${DEFAULT_HOST})`)
-    .option('--ephemeral', 'keep the tables in memory instead of under the state dir')
+    .option('--ephemeral', 'keep the tables and queues in memory instead of under the state dir')
     .option('--idle-timeout <duration>', 'close idle connections after this long (default 10m, as API Gateway)')
     .option('--max-lifetime <duration>', 'close every connection after this long (default 2h, as API Gateway)')
     .option('--batch-size <n>', 'SQS records per send-message invocation, 1-10 (default 10)')

@@ -34,7 +34,7 @@ async function list(ctx: CliContext, flags: { limit?: string }) {
     lines.push(
       '',
       `${c.bold(m.messageId)}  ${c.dim(`sent ${sent}, received ${m.receiveCount}×`)}`,
-      `  why:  ${(m.origin === 'hermes' ? c.red : c.yellow)(oneLine(m.reason, BODY_CHARS))}`,
+      `  why:  ${(m.origin === 'hermes' ? c.red : m.origin === 'redrive' ? c.yellow : c.dim)(oneLine(m.reason, BODY_CHARS))}`,
       `  body: ${oneLine(m.body, BODY_CHARS)}`,
     );
   }

@@ -9,6 +9,7 @@
  */
 import type { Register } from '../runner.js';
 import type { CliContext } from '../context.js';
+import type { StageRecord } from '../../config/stage-record.js';
 import type { CommandResult } from '../runner.js';
 
 interface ListenOptions {
@@ -51,14 +52,44 @@ async function mintOrTake(ctx: CliContext, opts: ListenOptions): Promise<{ token
 }
 
 /** Best effort: ask the core why the token is refused, when this machine can check it. */
-async function refusalReason(ctx: CliContext, token: string): Promise<string | undefined> {
-  try {
-    const { verifyToken } = await import('../../core/tokens.js');
-    await verifyToken({ ddb: await ctx.ddb(), table: ctx.config().names.tokensTable, keys: await ctx.signingKeys() }, token);
-    return undefined;
-  } catch (err) {
-    return (err as Error).name === 'TokenRefusedError' ? (err as Error).message : undefined;
+async function refusalReason(ctx: CliContext, token: string, startedWith?: StageRecord): Promise<string | undefined> {
+  const { verifyToken } = await import('../../core/tokens.js');
+  const why = async (verify: () => Promise<unknown>) => {
+    try {
+      await verify();
+      return undefined;
+    } catch (err) {
+      return (err as Error).name === 'TokenRefusedError' ? (err as Error).message : undefined;
+    }
+  };
+  // A local stack that restarted while we listened is not a revocation: an in-memory one lost
+  // its key and tables, a persisted one kept them (and is asked, at its new address).
+  const now = startedWith && (await import('../../config/stage-record.js')).readStageRecord(ctx.config().stateDir.value, startedWith.stage);
+  if (startedWith && now && (now.pid !== startedWith.pid || now.startedAt !== startedWith.startedAt)) {
+    const restarted = `the local stack restarted (pid ${startedWith.pid} → ${now.pid})`;
+    if (now.ephemeral || startedWith.ephemeral || !now.endpoints.ssm || !now.endpoints.dynamodb) {
+      return `${restarted} in memory, so the key and tables that issued this token are gone; it was not revoked.`;
+    }
+    const [{ createDocumentClient }, { readCredentials }, { getParameter }, { parseKeyRing, staticKeySource }] = await Promise.all([
+      import('../../core/clients.js'),
+      import('../../config/signing-keys.js'),
+      import('../../core/ssm-parameter.js'),
+      import('../../core/signing-keys.js'),
+    ]);
+    const region = now.region ?? ctx.config().region.value;
+    const name = ctx.config().names.parameter('signingKeys');
+    const ddb = await createDocumentClient({ region, endpoint: now.endpoints.dynamodb });
+    try {
+      // The new stack's own keys, from its parameter store (the same reader every command uses).
+      const ssm = now.endpoints.ssm;
+      const ring = parseKeyRing((await getParameter({ name, endpoint: ssm, region, credentials: await readCredentials(ctx.credentials, ssm) })).value, `SSM parameter ${name}`);
+      const reason = await why(() => verifyToken({ ddb, table: ctx.config().names.tokensTable, keys: staticKeySource(ring) }, token));
+      return reason ? `${restarted}, and it refuses the token: ${reason}` : `${restarted} and was refusing connections while it started.`;
+    } finally {
+      ddb.destroy();
+    }
   }
+  return why(async () => verifyToken({ ddb: await ctx.ddb(), table: ctx.config().names.tokensTable, keys: await ctx.signingKeys() }, token));
 }
 
 async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResult> {
@@ -79,6 +110,8 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
     );
   }
   const { token, user, room, minted } = await mintOrTake(ctx, opts);
+  // What the local stack was when we started, to tell a restart from a revocation later.
+  const startedWith = cfg.stage.value === 'local' ? (await import('../../config/stage-record.js')).readStageRecord(cfg.stateDir.value, 'local') : undefined;
   // A seq is the room's; a duration applies to the room's and the user's messages alike.
   const since = sinceFlag && {
     room: await sinceSeq(ctx, sinceFlag, { kind: 'room', id: room }),
@@ -150,7 +183,7 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   try {
     const end = await connection.done;
     if (end.kind === 'refused') {
-      const why = await refusalReason(ctx, token);
+      const why = await refusalReason(ctx, token, startedWith);
       throw new HermesError(`The server refused the token (HTTP ${end.status}): ${why ?? 'it was revoked or has expired.'}`, {
         hint: minted ? 'Run `hermes listen` again to get a new token.' : 'Issue a new one with `hermes token issue`; `hermes token verify <jwt>` says why one is refused.',
       });

@@ -64,19 +64,68 @@ async function revoke(ctx: CliContext, opts: { user?: string; id?: string; room?
   const user = opts.user ?? (await ctx.ask('--user', 'User whose tokens to revoke'));
   const { revokeToken, revokeUserTokens } = await import('../../core/tokens.js');
   const deps = await store(ctx);
+  let ids: string[];
+  let scope: string;
   if (opts.id !== undefined) {
     if (!(await revokeToken(deps, user, opts.id))) {
       throw new HermesError(`User ${user} has no token ${opts.id} (already revoked, expired, or a typo).`, {
         hint: `List the user's tokens with \`hermes token list --user ${user}\`.`,
       });
     }
-    return { data: { user, revoked: [opts.id] }, text: `revoked token ${opts.id} of ${user}` };
+    ids = [opts.id];
+    scope = '';
+  } else {
+    await ctx.confirm(opts.all ? `revoke every token of user "${user}"` : `revoke every token of user "${user}" for room "${opts.room}"`);
+    ids = await revokeUserTokens(deps, user, opts.room);
+    scope = opts.room === undefined ? '' : ` for room ${opts.room}`;
   }
-  await ctx.confirm(opts.all ? `revoke every token of user "${user}"` : `revoke every token of user "${user}" for room "${opts.room}"`);
-  const ids = await revokeUserTokens(deps, user, opts.room);
-  const scope = opts.room === undefined ? '' : ` for room ${opts.room}`;
-  const text = ids.length === 0 ? `${user} had no tokens${scope}; nothing revoked` : `revoked ${ids.length} token${ids.length === 1 ? '' : 's'} of ${user}${scope}`;
-  return { data: { user, ...(opts.room !== undefined ? { room: opts.room } : {}), revoked: ids }, text };
+  const closed = await closeRevokedConnections(ctx, user, ids, opts.id !== undefined ? 'id' : opts.room !== undefined ? 'room' : 'all', opts.room);
+  const revokedText =
+    opts.id !== undefined
+      ? `revoked token ${opts.id} of ${user}`
+      : ids.length === 0
+        ? `${user} had no tokens${scope}; nothing revoked`
+        : `revoked ${ids.length} token${ids.length === 1 ? '' : 's'} of ${user}${scope}`;
+  const lines = [ids.length ? `${revokedText}; ${closed.text}` : revokedText];
+  if (closed.failed.length) {
+    lines.push(ctx.c.red(`${closed.failed.length} connection${closed.failed.length === 1 ? '' : 's'} opened with ${ids.length === 1 ? 'it' : 'them'} could not be closed and stay open:`));
+    for (const f of closed.failed) lines.push(`  ${f.connectionId}: ${f.error}`);
+  }
+  return {
+    data: {
+      user,
+      ...(opts.room !== undefined ? { room: opts.room } : {}),
+      revoked: ids,
+      closedConnections: closed.closed,
+      ...(closed.failed.length ? { failedConnections: closed.failed } : {}),
+    },
+    text: lines.join('\n'),
+    exitCode: closed.failed.length ? 1 : 0,
+  };
+}
+
+/**
+ * Revoking refuses new connections; the open ones are closed here, since API Gateway never
+ * authorizes an open socket again (docs/api-gateway-websocket.md §2.4).
+ */
+async function closeRevokedConnections(
+  ctx: CliContext,
+  userId: string,
+  tokenIds: string[],
+  scope: 'id' | 'room' | 'all',
+  roomId?: string,
+): Promise<{ closed: string[]; failed: Array<{ connectionId: string; error: string }>; text: string }> {
+  if (!tokenIds.length) return { closed: [], failed: [], text: '' };
+  const { connectionsOfRevokedTokens, closeConnections } = await import('../../core/close-connections.js');
+  const { connectionStore } = await import('../stage-resources.js');
+  const { plural } = await import('../format.js');
+  const connections = await connectionStore(ctx);
+  const open = await connectionsOfRevokedTokens(connections, { userId, tokenIds, scope, roomId });
+  if (!open.length) return { closed: [], failed: [], text: `no connection was open with ${tokenIds.length === 1 ? 'it' : 'them'}` };
+  const result = await closeConnections({ ...connections, management: await ctx.management() }, open, ctx.signal);
+  // A connection that was already gone (410) is closed as far as anyone can tell.
+  const closed = [...result.closed, ...result.alreadyGone];
+  return { closed, failed: result.failed, text: `closed ${plural(closed.length, 'connection')} opened with ${tokenIds.length === 1 ? 'it' : 'them'}` };
 }
 
 async function verify(ctx: CliContext, jwt: string | undefined, opts: { room?: string }): Promise<CommandResult> {
