@@ -20,6 +20,7 @@ import type { IssuedToken } from '../src/core/tokens.js';
 import { revokeToken } from '../src/core/tokens.js';
 import { publish } from '../src/core/publish.js';
 import { listRoomConnectionIds } from '../src/core/connections.js';
+import { readHead } from '../src/core/history.js';
 import { writeStageRecord } from '../src/config/stage-record.js';
 import { localStageRecord } from '../src/local/state.js';
 
@@ -210,6 +211,10 @@ describe.skipIf(!hasChromium)('demo page in chromium', () => {
       whileDown: async () => {
         await page.locator('#state[data-state="reconnecting"]').waitFor(WAIT);
         await hermesPublish(roomId, 'warning', 'Missed while away');
+        // Wait until send-message has numbered it into the room's history (seq 2), so it is
+        // missed for sure and not delivered live after the gateway is back.
+        const history = { ddb: stack.ddb, table: stack.names.table('history'), retentionSeconds: 3600, maxPerStream: 0 };
+        await eventually(async () => (await readHead(history, { kind: 'room', id: roomId })) >= 2, 10_000, 'the missed message in the history');
       },
     });
     const missed = toast(page, 'warning', 'Missed while away');

@@ -67,7 +67,7 @@ describe('deploy and destroy flags', () => {
   it('an unreachable endpoint: one line naming the resource and the call, one hint', async () => {
     const r = await cli(['destroy', '--stage', 'dev', '--region', 'eu-west-1', '--endpoint-url', 'http://127.0.0.1:1'], { timeoutMs: 60_000 });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/Destroy failed at .* \((dynamodb DescribeTable|sqs GetQueueUrl|iam GetRole|lambda GetFunction|apigatewayv2 GetApis)\): cannot connect to http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
+    expect(r.stderr).toMatch(/Destroy failed at .* \((dynamodb DescribeTable|sqs GetQueueUrl|iam GetRole|lambda GetFunction|apigatewayv2 GetApis|ssm GetParameter|logs DescribeLogGroups)\): cannot connect to http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
     expect(r.stderr.trim().split('\n')).toHaveLength(2);
     expect(r.stderr).toMatch(/Nothing answers at http:\/\/127\.0\.0\.1:1/);
   });

@@ -67,7 +67,8 @@ export async function assertNotRunning(stateDir: string, stage: string): Promise
 
 /**
  * Everything under the state dir is private to its owner: the tables hold token rows with
- * bcrypt hashes, the queues hold messages, the record and jwt-secret hold the signing key.
+ * bcrypt hashes, the queues hold messages, ssm-parameters.json holds the signing keys, logs/ the
+ * handlers' lines.
  * Existing entries are made 0700 (directories) and 0600 (files); new ones get that from the
  * umask `hermes dev` sets for its process (LevelDB creates its files with the umask's modes).
  */
