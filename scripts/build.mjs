@@ -212,7 +212,7 @@ async function main() {
   // Dependencies stay in node_modules: the CLI is run from a checkout or an npm install.
   const cli = build({
     // The local Lambda instance too (src/local/lambda-runtime.ts starts it as a worker thread by file).
-    ...nodeProgramOptions({ cli: 'src/cli/main.ts', 'local/lambda-worker': 'src/local/lambda-worker.ts' }, 'dist'),
+    ...nodeProgramOptions({ cli: 'src/cli/main.ts', version: 'src/cli/version.ts', 'local/lambda-worker': 'src/local/lambda-worker.ts' }, 'dist'),
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     metafile: true,

@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Io } from './context.js';
 import { makeAction, type RunnerState } from './runner.js';
 import { COMMANDS } from './commands/index.js';
-import { VERSION } from './version.js';
+import { VERSION, versionLine } from './version.js';
 
 interface Output {
   writeOut(s: string): void;
@@ -65,7 +65,7 @@ export async function runCli(argv: string[], io: Io, signal: AbortSignal = new A
   } catch (err) {
     if (err instanceof CommanderError) {
       if (json && err.code === 'commander.version') {
-        io.stdout.write(`${JSON.stringify({ version: VERSION })}\n`);
+        io.stdout.write(versionLine(true));
       } else if (held) {
         io.stderr.write(held);
       }

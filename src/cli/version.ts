@@ -12,3 +12,8 @@ function readVersion(): string {
   return '0.0.0';
 }
 export const VERSION = readVersion();
+
+/** What `hermes --version` prints: the version, or with --json one object. */
+export function versionLine(json: boolean): string {
+  return json ? `${JSON.stringify({ version: VERSION })}\n` : `${VERSION}\n`;
+}
