@@ -7,8 +7,9 @@
 // measures the one bundle.
 //   node scripts/bench-cold-start.mjs [--runs 15] [--json]
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { build as esbuild } from 'esbuild';
+import { nodeProgramOptions } from './build.mjs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,23 +30,18 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 const dir = path.join(root, 'dist/lambdas');
 // Every bundle the build made (one per function of the stage definition).
 const handlers = readdirSync(dir).filter((d) => existsSync(path.join(dir, d, 'index.mjs'))).sort();
-// Deploy's zip, made as src/deploy/bundle.ts makes it (fixed mtime, one entry), so its size is the uploaded size.
-const { default: yazl } = await import('yazl');
-const zipOf = (code) =>
-  new Promise((resolve, reject) => {
-    const z = new yazl.ZipFile();
-    z.addBuffer(code, 'index.mjs', { mtime: new Date('2000-01-01T00:00:00Z'), mode: 0o100644, compress: true });
-    z.end();
-    const chunks = [];
-    z.outputStream.on('data', (c) => chunks.push(c)).on('error', reject).on('end', () => resolve(Buffer.concat(chunks)));
-  });
+// Deploy's own artifacts (src/deploy/bundle.ts: the zip it uploads and its CodeSha256), bundled
+// from the TypeScript source for this script as the benchmark suite is.
+const out = path.join(root, 'dist/bench');
+await esbuild(nodeProgramOptions({ 'deploy-bundle': 'src/deploy/bundle.ts' }, out));
+const { loadArtifacts } = await import(pathToFileURL(path.join(out, 'deploy-bundle.mjs')).href);
+const artifacts = await loadArtifacts(dir);
 
 const sizes = {};
 for (const h of handlers) {
-  const code = readFileSync(path.join(dir, h, 'index.mjs'));
-  const zip = await zipOf(code);
+  const a = artifacts[h];
   // The same bundle for either architecture: deploy sends this zip with Architectures [arm64] or [x86_64].
-  sizes[h] = { bundleBytes: code.length, zipBytes: zip.length, sha256: createHash('sha256').update(zip).digest('base64') };
+  sizes[h] = { bundleBytes: a.bundleBytes, zipBytes: a.zip.length, sha256: a.sha256 };
 }
 
 const env = { PATH: process.env.PATH, AWS_REGION: 'us-east-1', HERMES_STAGE: 'bench', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
