@@ -4,9 +4,9 @@
  * idle timer, which any inbound message does, and a reply would just be traffic to ignore.
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { answerSender } from '../src/core/answer-sender.js';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
-import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
+import { handlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
 import { createManagementClient } from '../src/core/clients.js';
 import { KEEPALIVE_ACTION, type ErrorFrame, type WebSocketEvent } from '../src/core/ws-event.js';
 import { ROUTES } from '../src/stack/definition.js';
@@ -39,15 +39,8 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
   const deps = handlerDeps(handlerSettings(env), { management: createManagementClient }, overrides);
   return async (event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> => {
     if (isKeepalive(event.body)) return { statusCode: 200, body: '' };
-    const management = await deps.management(managementEndpointFor(deps.settings, event.requestContext));
     const frame = errorFrameFor(event.body);
-    try {
-      await management.send(
-        new PostToConnectionCommand({ ConnectionId: event.requestContext.connectionId, Data: Buffer.from(JSON.stringify(frame)) }),
-      );
-    } catch (err) {
-      deps.invocationLogger(context).warn('could not answer the sender', { connectionId: event.requestContext.connectionId, error: (err as Error).name });
-    }
+    await answerSender(deps, event, frame, deps.invocationLogger(context));
     return { statusCode: 400, body: frame.error };
   };
 }

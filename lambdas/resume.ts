@@ -7,7 +7,7 @@
  * authorizer context, never from the body: a token reads only its room's and its user's messages.
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { answerSender } from '../src/core/answer-sender.js';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
 import { createDocumentClient, createManagementClient } from '../src/core/clients.js';
@@ -27,9 +27,7 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
     const log = deps.invocationLogger(context);
     const request = parseResume(event.body);
     if ('error' in request) {
-      await management
-        .send(new PostToConnectionCommand({ ConnectionId: ctx.connectionId, Data: Buffer.from(JSON.stringify(request)) }))
-        .catch(() => undefined); // the sender may be gone already
+      await answerSender(deps, event, request, log);
       return { statusCode: 400, body: request.error };
     }
     const { since, until } = request;

@@ -13,7 +13,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord, APIGatewayProxyResult, Cont
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { HERMES_ERROR_ATTRIBUTE, HERMES_SOURCE_ID_ATTRIBUTE, sendDeadLetter } from '../src/core/dead-letter.js';
-import { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { answerSender } from '../src/core/answer-sender.js';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerDeps, type HandlerOverrides } from '../src/core/handler-deps.js';
 import { createDocumentClient, createSqsClient, createManagementClient } from '../src/core/clients.js';
@@ -117,12 +117,7 @@ function handleQueue(deps: HandlerDeps, event: SQSEvent, context?: Context): Pro
   });
 }
 
-async function sendError(deps: HandlerDeps, event: WebSocketEvent, frame: ErrorFrame): Promise<void> {
-  const management = await deps.management(managementEndpointFor(deps.settings, event.requestContext));
-  await management
-    .send(new PostToConnectionCommand({ ConnectionId: event.requestContext.connectionId, Data: Buffer.from(JSON.stringify(frame)) }))
-    .catch(() => undefined); // the sender may be gone already; nothing else to tell
-}
+const sendError = (deps: HandlerDeps, event: WebSocketEvent, frame: ErrorFrame) => answerSender(deps, event, frame);
 
 async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> {
   const ctx = event.requestContext;
