@@ -7,6 +7,7 @@ import {
   MAX_ACTIVE_KEYS, cachedKeySource, currentKey, newKeyRing, parseKeyRing, rotateKeyRing, secretFor, serializeKeyRing,
 } from '../src/core/signing-keys.js';
 import { TokenRefusedError } from '../src/core/errors.js';
+import { createHandler as createAuthorizer } from '../lambdas/authorizer.js';
 
 const at = (iso: string) => new Date(iso);
 const reasonOf = (f: () => unknown) => {
@@ -90,5 +91,23 @@ describe('signing key ring', () => {
     await expect(keys.current()).rejects.toThrow('throttled');
     fail = false;
     expect((await keys.current()).kid).toBe(ring.current);
+  });
+});
+
+describe('the authorizer\'s key source', () => {
+  it('without credentials to read the keys with, refuses with "Unauthorized" and logs why', async () => {
+    // A non-loopback SSM endpoint and no keys in the environment: nothing to sign the read with.
+    const lines: string[] = [];
+    const logger = { info: (l: string) => lines.push(l), warn: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
+    const handler = createAuthorizer(
+      { AWS_REGION: 'us-east-1', HERMES_STAGE: 'keys', HERMES_SIGNING_KEYS_PARAMETER: '/hermes/keys/signing-keys', AWS_ENDPOINT_URL_SSM: 'https://ssm.example.invalid' },
+      { logger },
+    );
+    const token = `${Buffer.from(JSON.stringify({ alg: 'HS512', kid: 'k1' })).toString('base64url')}.e30.sig`;
+    const event = { type: 'REQUEST', methodArn: 'arn:aws:execute-api:us-east-1:1:api/keys/$connect', queryStringParameters: { token } } as never;
+    await expect(handler(event)).rejects.toThrow(/^Unauthorized$/);
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: 'ERROR', message: 'authorizer failed', error: expect.stringMatching(/No AWS credentials/) }),
+    ]);
   });
 });

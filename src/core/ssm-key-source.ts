@@ -13,7 +13,11 @@ export function ssmKeySource(settings: HandlerSettings): KeySource | undefined {
   const name = settings.signingKeysParameter;
   if (!name) return undefined;
   const credentials = settings.credentials ?? defaultCredentials(settings.ssmEndpoint, {});
-  if (!credentials) throw new Error('No AWS credentials in the environment to read the signing keys with.');
-  const read = () => getParameter({ name, region: settings.region, endpoint: settings.ssmEndpoint, credentials });
+  // Missing credentials fail the read, not the source: the authorizer reads keys inside its
+  // try, so the failure is logged and the connect answered "Unauthorized" like any other.
+  const read = async () => {
+    if (!credentials) throw new Error('No AWS credentials in the environment to read the signing keys with.');
+    return getParameter({ name, region: settings.region, endpoint: settings.ssmEndpoint, credentials });
+  };
   return cachedKeySource(async () => parseKeyRing((await read()).value, `SSM parameter ${name}`), { maxAgeMs: settings.keyCacheSeconds * 1000 });
 }
