@@ -31,11 +31,15 @@ export const DEAD_LETTER_ATTRIBUTES = { error: HERMES_ERROR_ATTRIBUTE, sourceMes
  * One sequencer per handler instance, not per invocation: frames of a stream that arrive
  * together (a batch, or invocations the local stack runs at once) are numbered together.
  */
-const sequencers = new WeakMap<HandlerDeps, Promise<Sequencer | undefined>>();
-function sequencerFor(deps: HandlerDeps): Promise<Sequencer | undefined> {
-  let s = sequencers.get(deps);
-  if (!s) sequencers.set(deps, (s = deps.history().then((h) => (h ? createSequencer(h, { logger: deps.invocationLogger() }) : undefined))));
-  return s;
+const sequencers = new WeakMap<HandlerDeps, Sequencer | undefined>();
+async function sequencerFor(deps: HandlerDeps): Promise<Sequencer | undefined> {
+  if (!sequencers.has(deps)) {
+    // Only a successful read is kept: deps.history() is tried again after a failure, and so is this.
+    const history = await deps.history();
+    // Callers that got here together awaited the same read; the first one back makes the sequencer.
+    if (!sequencers.has(deps)) sequencers.set(deps, history ? createSequencer(history, { logger: deps.invocationLogger() }) : undefined);
+  }
+  return sequencers.get(deps);
 }
 
 /**
@@ -117,9 +121,9 @@ function handleQueue(deps: HandlerDeps, event: SQSEvent, context?: Context): Pro
   });
 }
 
-const sendError = (deps: HandlerDeps, event: WebSocketEvent, frame: ErrorFrame) => answerSender(deps, event, frame);
-
 async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: Context): Promise<APIGatewayProxyResult> {
+  const log = deps.invocationLogger(context);
+  const sendError = (frame: ErrorFrame) => answerSender(deps, event, frame, log);
   const ctx = event.requestContext;
   const roomId = ctx.authorizer?.room_id;
   const userId = ctx.authorizer?.user_id;
@@ -128,15 +132,14 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: C
   try {
     body = JSON.parse(event.body ?? '');
   } catch {
-    await sendError(deps, event, { error: 'invalid_json', message: 'The message is not JSON. Send {"action":"sendMessage","data":...}.' });
+    await sendError({ error: 'invalid_json', message: 'The message is not JSON. Send {"action":"sendMessage","data":...}.' });
     return { statusCode: 400, body: 'Bad Request' };
   }
   if (!body || typeof body !== 'object' || !('data' in body)) {
-    await sendError(deps, event, { error: 'missing_data', message: 'sendMessage needs a "data" field: {"action":"sendMessage","data":...}.' });
+    await sendError({ error: 'missing_data', message: 'sendMessage needs a "data" field: {"action":"sendMessage","data":...}.' });
     return { statusCode: 400, body: 'Bad Request' };
   }
   try {
-    const log = deps.invocationLogger(context);
     const result = await deliverMessage(
       await deliveryDeps(deps, managementEndpointFor(deps.settings, ctx), log, context),
       { room_id: roomId, user_id: userId, data: body.data },
@@ -146,7 +149,7 @@ async function handleRoute(deps: HandlerDeps, event: WebSocketEvent, context?: C
     return { statusCode: 200, body: 'OK' };
   } catch (err) {
     if (err instanceof HermesError) {
-      await sendError(deps, event, { error: 'rejected', message: err.message });
+      await sendError({ error: 'rejected', message: err.message });
       return { statusCode: 400, body: 'Bad Request' };
     }
     throw err;
