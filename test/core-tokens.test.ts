@@ -3,6 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { useLocalDynamo } from './helpers/dynamo.js';
 import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { resourceNames } from '../src/stack/names.js';
 import { issueToken, verifyToken, revokeToken, revokeUserTokens, listTokens } from '../src/core/tokens.js';
 import { currentKey, newKeyRing, rotateKeyRing, staticKeySource } from '../src/core/signing-keys.js';
@@ -109,6 +110,26 @@ describe('tokens', () => {
     await verifyToken(deps(), r2.token);
     expect(await revokeUserTokens(deps(), 'u3')).toEqual([r2.tokenId]);
     await verifyToken(deps(), other.token);
+  });
+
+  it('revokes what DynamoDB leaves unprocessed too, sending it again', async () => {
+    const issued = await Promise.all([1, 2, 3].map(() => issueToken(deps(), { userId: 'u-busy', roomId: 'r1', ttlSeconds: 60 })));
+    // The first BatchWriteItem applies one delete and hands the others back, as a busy table does.
+    let busy = true;
+    const ddb = Object.assign(Object.create(db.ddb) as typeof db.ddb, {
+      send: async (cmd: Parameters<typeof db.ddb.send>[0]) => {
+        if (busy && cmd instanceof BatchWriteCommand) {
+          busy = false;
+          const [first, ...rest] = cmd.input.RequestItems![names.tokensTable];
+          await db.ddb.send(new BatchWriteCommand({ RequestItems: { [names.tokensTable]: [first] } }));
+          return { UnprocessedItems: { [names.tokensTable]: rest }, $metadata: {} };
+        }
+        return db.ddb.send(cmd as never);
+      },
+    });
+    expect((await revokeUserTokens({ ddb, table: names.tokensTable }, 'u-busy')).sort()).toEqual(issued.map((t) => t.tokenId).sort());
+    expect(busy).toBe(false);
+    expect(await listTokens(deps(), { userId: 'u-busy', includeExpired: true })).toEqual([]);
   });
 
   it('rejects bad input with usage errors', async () => {

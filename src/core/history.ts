@@ -8,11 +8,12 @@
  *   {stream_id: "room:demo", seq: 42, frame_id: "job-42", frame: "<the frame's JSON>", sent_ms, expires_at}
  *   {stream_id: "room:demo", seq: 9007199254740991, last: 42}   the high-water mark (HEAD_SEQ), no TTL
  */
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { FRAME_INDEX } from '../stack/names.js';
 import { TTL_ATTRIBUTE } from '../stack/tables.js';
+import { batchWriteAll } from './batch-write.js';
 
 /** A room's stream, or the stream of messages to one user (in whatever room they are). */
 export type StreamKind = 'room' | 'user';
@@ -177,13 +178,11 @@ export function trimRange(maxPerStream: number, seq: number): { from: number; to
   return { from: Math.max(1, to - TRIM_BATCH + 1), to };
 }
 
+/** Few attempts: the sequencer waits for the trim before it answers, and TTL deletes what is left. */
 export async function trim(deps: HistoryDeps, stream: StreamRef, range: { from: number; to: number }): Promise<void> {
   const key = streamKey(stream);
-  let requests = Array.from({ length: range.to - range.from + 1 }, (_, i) => ({ DeleteRequest: { Key: { stream_id: key, seq: range.from + i } } }));
-  for (let attempt = 0; requests.length && attempt < 3; attempt++) {
-    const res = await deps.ddb.send(new BatchWriteCommand({ RequestItems: { [deps.table]: requests } }));
-    requests = (res.UnprocessedItems?.[deps.table] ?? []) as typeof requests;
-  }
+  const requests = Array.from({ length: range.to - range.from + 1 }, (_, i) => ({ DeleteRequest: { Key: { stream_id: key, seq: range.from + i } } }));
+  await batchWriteAll(deps.ddb, deps.table, requests, { maxAttempts: 3 });
 }
 
 /** The oldest number a reader may still return, given the head: the cap hides older ones before they are trimmed. */

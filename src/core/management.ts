@@ -11,6 +11,7 @@ import {
   LimitExceededException,
   type ApiGatewayManagementApiClient,
 } from '@aws-sdk/client-apigatewaymanagementapi';
+import { jitteredDelay, sleep } from './retry.js';
 
 export type ManagementClient = Pick<ApiGatewayManagementApiClient, 'send'>;
 
@@ -30,18 +31,15 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 export async function retryThrottled<T>(call: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const maxRetries = opts.maxRetries ?? 5;
-  const sleep = opts.sleep ?? defaultSleep;
+  const wait = opts.sleep ?? sleep;
   for (let attempt = 0; ; attempt++) {
     try {
       return await call();
     } catch (err) {
       if (!isThrottled(err) || attempt >= maxRetries) throw err;
-      // Full jitter, so a burst of probes throttled together does not retry together.
-      await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
+      await wait(jitteredDelay(attempt, 50, 2000));
     }
   }
 }

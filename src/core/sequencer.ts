@@ -27,6 +27,7 @@ import {
   findFrameSeq, getMessage, putMessage, raiseHead, readHead, streamKey, trim, trimRange,
   type HistoryDeps, type StoredMessage, type StreamRef,
 } from './history.js';
+import { jitteredDelay, sleep } from './retry.js';
 
 export interface Sequenced {
   /** The frame with its `seq`, as first stored: a redelivery gets the original back. */
@@ -73,7 +74,7 @@ export function createSequencer(deps: HistoryDeps, opts: SequencerOptions = {}):
   const queues = new Map<string, { stream: StreamRef; pending: Pending[]; running: boolean }>();
   const maxAttempts = opts.maxAttempts ?? 25;
   const batchSize = opts.batchSize ?? 25;
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const wait = opts.sleep ?? sleep;
   const random = opts.random ?? Math.random;
 
   const stored = (m: StoredMessage, fresh: boolean): Sequenced => ({ frame: JSON.parse(m.payload) as Frame, payload: m.payload, fresh });
@@ -92,7 +93,7 @@ export function createSequencer(deps: HistoryDeps, opts: SequencerOptions = {}):
       if (attempt > maxAttempts) {
         throw new SequenceContentionError(`Could not number ${todo.length} frames of ${streamKey(stream)} after ${maxAttempts} attempts: too many writers at once.`);
       }
-      if (attempt > 1) await sleep(Math.round(random() * Math.min(200, 5 * 2 ** attempt)));
+      if (attempt > 1) await wait(jitteredDelay(attempt, 5, 200, random));
       let head = await readHead(deps, stream);
       const known = await Promise.all(todo.map((p) => findFrameSeq(deps, stream, p.frame.id)));
       const next: Pending[] = [];

@@ -8,13 +8,14 @@
 import { createSecretKey, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import bcrypt from 'bcryptjs';
-import { DeleteCommand, GetCommand, PutCommand, BatchWriteCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient, QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { InvalidInputError, TokenRefusedError } from './errors.js';
 import { roomProblem, userProblem } from './envelope.js';
 import { DEFAULT_BCRYPT_COST } from './defaults.js';
 import type { KeySource, SigningKey } from './signing-keys.js';
 import { bcryptCheck, type SecretCheck } from './token-cache.js';
+import { batchWriteAll } from './batch-write.js';
 
 export const TOKEN_ALGORITHM = 'HS512';
 export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
@@ -218,17 +219,7 @@ export async function revokeToken(deps: TokenStoreDeps, userId: string, tokenId:
 export async function revokeUserTokens(deps: TokenStoreDeps, userId: string, roomId?: string): Promise<string[]> {
   const rows = await listTokens(deps, { userId, includeExpired: true });
   const ids = rows.filter((r) => roomId === undefined || r.room_id === roomId).map((r) => r.token_id);
-  for (let i = 0; i < ids.length; i += 25) {
-    let requests: Record<string, unknown[]> | undefined = {
-      [deps.table]: ids.slice(i, i + 25).map((id) => ({ DeleteRequest: { Key: { user_id: userId, token_id: id } } })),
-    };
-    for (let attempt = 0; requests && Object.keys(requests).length > 0; attempt++) {
-      if (attempt > 8) throw new Error('DynamoDB kept returning unprocessed deletes while revoking tokens.');
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-      const res = await deps.ddb.send(new BatchWriteCommand({ RequestItems: requests as never }));
-      requests = res.UnprocessedItems as Record<string, unknown[]> | undefined;
-    }
-  }
+  await batchWriteAll(deps.ddb, deps.table, ids.map((id) => ({ DeleteRequest: { Key: { user_id: userId, token_id: id } } })));
   return ids;
 }
 
