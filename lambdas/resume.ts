@@ -11,7 +11,8 @@ import { answerSender } from '../src/core/answer-sender.js';
 import { handlerSettings, type Env } from '../src/core/handler-env.js';
 import { handlerDeps, managementEndpointFor, type HandlerOverrides } from '../src/core/handler-deps.js';
 import { createDocumentClient, createManagementClient } from '../src/core/clients.js';
-import { parseResume, replay } from '../src/core/replay.js';
+import { parseResume, replay, REPLAY_DEADLINE_MARGIN_MS } from '../src/core/replay.js';
+import { stopTimeFor } from '../src/core/deadline.js';
 import type { StreamRef } from '../src/core/history.js';
 import type { StreamName } from '../client/protocol.js';
 import type { WebSocketEvent } from '../src/core/ws-event.js';
@@ -38,7 +39,7 @@ export function createHandler(env: Env, overrides: HandlerOverrides = {}) {
         history: await deps.history(),
         management,
         connectionId: ctx.connectionId,
-        remainingMs: context?.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis() : undefined,
+        ...(context ? { stopAt: stopTimeFor(context.getRemainingTimeInMillis(), Date.now(), REPLAY_DEADLINE_MARGIN_MS) } : {}),
       },
       asked,
     );

@@ -11,7 +11,8 @@ import { ForbiddenException, type PostToConnectionCommand } from '@aws-sdk/clien
 import type { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { resourceNames } from '../src/stack/names.js';
 import { connectionRow, putConnection } from '../src/core/connections.js';
-import { deliverMessage, splitShards, stopTimeFor, DEADLINE_MARGIN_MS } from '../src/core/deliver.js';
+import { deliverMessage, splitShards } from '../src/core/deliver.js';
+import { stopTimeFor, DEADLINE_MARGIN_MS } from '../src/core/deadline.js';
 import { createHandler } from '../lambdas/send-message.js';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { parseQueueMessage, type QueueMessage } from '../src/core/envelope.js';

@@ -10,6 +10,8 @@ import { useLocalDynamo } from './helpers/dynamo.js';
 import { resourceNames } from '../src/stack/names.js';
 import { buildFrame } from '../src/core/envelope.js';
 import { createSequencer, withSeq } from '../src/core/sequencer.js';
+import { replay } from '../src/core/replay.js';
+import type { PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { HEAD_SEQ, putMessage, readAfter, readHead, readRecent, streamKey, type HistoryDeps, type StreamRef } from '../src/core/history.js';
 
 const names = resourceNames('hist');
@@ -131,5 +133,23 @@ describe('sequence numbers', () => {
     expect((await readRecent(h, stream, { limit: 50, since: 7 })).messages.map((m) => m.seq)).toEqual([10, 9, 8]);
     expect((await readRecent(h, stream, { limit: 50, sinceMs: Date.now() - 60_000 })).messages).toHaveLength(5);
     expect((await readRecent(h, stream, { limit: 50, sinceMs: Date.now() + 60_000 })).messages).toHaveLength(0);
+  });
+});
+
+describe('replay', () => {
+  it('stops posting at its deadline and says how far it got, so the client asks again from there', async () => {
+    const stream: StreamRef = { kind: 'room', id: 'late-replay' };
+    const h = history();
+    const seq = createSequencer(h);
+    for (let i = 0; i < 5; i++) await seq.assign(stream, frame(`lr${i}`, 'late-replay'));
+    const posted: string[] = [];
+    const management = { send: async (cmd: PostToConnectionCommand) => (posted.push(Buffer.from(cmd.input.Data as Uint8Array).toString('utf8')), { $metadata: {} }) };
+    // A clock that reads the number of frames posted: the deadline comes after two.
+    const result = await replay({ history: h, management: management as never, connectionId: 'c-late', stopAt: 2, now: () => posted.length }, [
+      { name: 'room', ref: stream, since: 0 },
+    ]);
+    expect(posted.slice(0, 2).map((p) => (JSON.parse(p) as { seq: number; replay: boolean }).seq)).toEqual([1, 2]);
+    expect(JSON.parse(posted[2])).toEqual({ resumed: { stream: 'room', since: 0, history: true, head: 5, through: 2, more: true, lost: [] } });
+    expect(result).toEqual([{ stream: 'room', since: 0, replayed: 2, lost: 0, more: true }]);
   });
 });

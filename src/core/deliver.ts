@@ -9,7 +9,7 @@
  * invocation that split the room delivers the first shard itself instead of waiting on the
  * queue. A shard message carries its ids and reads nothing.
  *
- * Under all of that is a deadline (`stopAt`, from the invocation's remaining time): when it
+ * Under all of that is a deadline (`stopAt`, from the invocation's remaining time, ./deadline.ts): when it
  * comes before every connection was posted to, the connections not reached go back on the
  * queue as shards of the same frame and the record counts as done. An invocation that ran out
  * of time would otherwise be retried whole, so the room would get the frame twice and, after
@@ -43,18 +43,6 @@ export interface DeliverResult extends FanoutResult {
   shards: number;
   /** Connections put back on the queue because the deadline came first (0 if none). */
   handedOver: number;
-}
-
-/**
- * How long before the end of an invocation fan-out stops starting posts: time for the posts in
- * flight to finish, the hand-over's SendMessageBatch, and the response. An invocation with
- * less than twice this left still gets half of its time, so every invocation makes progress.
- */
-export const DEADLINE_MARGIN_MS = 5000;
-
-/** The `stopAt` for an invocation with `remainingMs` left (the Lambda context's getRemainingTimeInMillis()). */
-export function stopTimeFor(remainingMs: number, now = Date.now()): number {
-  return now + remainingMs - Math.min(DEADLINE_MARGIN_MS, remainingMs / 2);
 }
 
 export async function deliverMessage(deps: DeliverDeps, msg: QueueMessage, frameId: string): Promise<DeliverResult> {

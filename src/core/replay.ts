@@ -12,7 +12,7 @@ import { isGone, retryThrottled, type ManagementClient } from './management.js';
 
 /** Frames one resume sends per stream at most; the summary says `more` and the client asks again. */
 export const REPLAY_PAGE = 200;
-/** Stop posting this long before the function's deadline, so the summary still goes out. */
+/** Replay's deadline margin (./deadline.ts): time for the summary to still go out. */
 export const REPLAY_DEADLINE_MARGIN_MS = 3000;
 
 const STREAMS: readonly StreamName[] = ['room', 'user'];
@@ -54,8 +54,10 @@ export interface ReplayDeps {
   history?: HistoryDeps;
   management: ManagementClient;
   connectionId: string;
-  /** Milliseconds the invocation has left (Lambda's context); unbounded without it. */
-  remainingMs?: () => number;
+  /** Epoch ms after which no frame is posted (stopTimeFor with REPLAY_DEADLINE_MARGIN_MS); unbounded without it. */
+  stopAt?: number;
+  /** The clock `stopAt` is read on; tests set it. */
+  now?: () => number;
 }
 
 export interface StreamReplay {
@@ -110,8 +112,9 @@ async function replayStream(deps: ReplayDeps, s: { name: StreamName; ref: Stream
   let through = page.through;
   let more = page.more;
   let replayed = 0;
+  const now = deps.now ?? Date.now;
   for (const m of page.messages) {
-    if (deps.remainingMs && deps.remainingMs() < REPLAY_DEADLINE_MARGIN_MS) {
+    if (deps.stopAt !== undefined && now() >= deps.stopAt) {
       // Out of time: say how far this answer got; the client asks again from there.
       through = replayed ? page.messages[replayed - 1].seq : s.since;
       more = true;
