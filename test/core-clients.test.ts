@@ -20,6 +20,8 @@ import {
 import { SignatureV4 } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/core/protocols';
 import { createManagementClient } from '../src/core/clients.js';
+import { handlerDeps } from '../src/core/handler-deps.js';
+import { handlerSettings } from '../src/core/handler-env.js';
 
 interface Seen {
   method: string;
@@ -148,5 +150,22 @@ describe('createManagementClient: PostToConnection', () => {
     expect(out.Identity?.SourceIp).toBe('127.0.0.1');
     expect(seen[0]).toMatchObject({ method: 'GET', url: '/dev/@connections/abc%3D' });
     expect(seen[0].headers['user-agent']).toContain('aws-sdk-js'); // the SDK's own path
+  });
+});
+
+describe('the clients a handler keeps (src/core/handler-deps.ts)', () => {
+  it('builds one management client per endpoint, and builds it again after a failed attempt', async () => {
+    let builds = 0;
+    const deps = handlerDeps(handlerSettings({ AWS_REGION: 'us-east-1' }), {
+      management: async ({ endpoint }) => {
+        if (++builds === 1) throw new Error('no sockets');
+        return { endpoint } as unknown as ApiGatewayManagementApiClient;
+      },
+    });
+    await expect(deps.management('http://127.0.0.1:1/a')).rejects.toThrow('no sockets');
+    const a = await deps.management('http://127.0.0.1:1/a');
+    expect(await deps.management('http://127.0.0.1:1/a')).toBe(a);
+    expect(await deps.management('http://127.0.0.1:1/b')).not.toBe(a);
+    expect(builds).toBe(3);
   });
 });

@@ -23,7 +23,7 @@ export interface HandlerDeps {
   /** The history table as core/history.ts uses it; undefined when the stage keeps no history. */
   history(): Promise<HistoryDeps | undefined>;
   sqs(): Promise<SQSClient>;
-  /** The management client for an endpoint; one per endpoint, cached. */
+  /** The management client for an endpoint; one per endpoint, cached (a failed creation is tried again, as for the others). */
   management(endpoint: string): Promise<ApiGatewayManagementApiClient>;
   /** The stage's signing keys, read from SSM and cached per instance; undefined without a parameter configured. */
   signingKeys(): KeySource | undefined;
@@ -58,7 +58,7 @@ function missing(client: string): never {
 }
 
 export function handlerDeps(settings: HandlerSettings, clients: ClientFactories, overrides: HandlerOverrides = {}): HandlerDeps {
-  const managementClients = new Map<string, Promise<ApiGatewayManagementApiClient>>();
+  const managementClients = new Map<string, () => Promise<ApiGatewayManagementApiClient>>();
   const logger = createHandlerLogger(overrides.logger);
   const ddb = once(async () => overrides.ddb ?? (clients.ddb ?? missing('DynamoDB'))({ region: settings.region, endpoint: settings.dynamodbEndpoint }));
   let keys: KeySource | undefined = overrides.signingKeys;
@@ -76,12 +76,14 @@ export function handlerDeps(settings: HandlerSettings, clients: ClientFactories,
     management(endpoint) {
       let c = managementClients.get(endpoint);
       if (!c) {
-        c = overrides.management
-          ? Promise.resolve(overrides.management(endpoint))
-          : (clients.management ?? missing('@connections'))({ region: settings.region, endpoint, maxSockets: settings.fanoutConcurrency * 2 });
+        c = once(async () =>
+          overrides.management
+            ? overrides.management(endpoint)
+            : (clients.management ?? missing('@connections'))({ region: settings.region, endpoint, maxSockets: settings.fanoutConcurrency * 2 }),
+        );
         managementClients.set(endpoint, c);
       }
-      return c;
+      return c();
     },
   };
 }
