@@ -41,7 +41,7 @@ export interface DeliverResult extends FanoutResult {
   fresh: boolean;
   /** How many shard messages were put on the queue (0 if none). */
   shards: number;
-  /** Connections put back on the queue because the deadline came first (0 if none). */
+  /** Connections put back on the queue as shards: the deadline came first, or (in a room split into shards) their post failed. */
   handedOver: number;
 }
 
@@ -62,13 +62,10 @@ export async function deliverMessage(deps: DeliverDeps, msg: QueueMessage, frame
     // Enqueue first, so the other invocations start while this one delivers its shard.
     await enqueue(deps, rest, stream);
     const r = await fanOut(deps, { connectionIds: first.shard!.connection_ids, payload });
-    if (r.unreached.length) return handOver(deps, msg, frame, r, rest.length, done);
-    if (r.failed === 0) return { ...r, ...done, shards: rest.length, handedOver: 0 };
-    // Retry exactly the connections that failed, as a shard of their own: failing this
-    // record would make the queue deliver the whole room again, shards and all.
-    const retry: QueueMessage = { ...first, shard: { ...first.shard!, connection_ids: r.failures.map((f) => f.connectionId) } };
-    await enqueue(deps, [retry], stream);
-    return { delivered: r.delivered, pruned: r.pruned, failed: 0, failures: [], unreached: [], ...done, shards: rest.length + 1, handedOver: 0 };
+    // The connections that failed go back as well, exactly those: failing this record would
+    // make the queue deliver the whole room again, shards and all.
+    if (r.unreached.length || r.failed) return handOver(deps, msg, frame, r, rest.length, done);
+    return { ...r, ...done, shards: rest.length, handedOver: 0 };
   }
   const r = await fanOut(deps, { connectionIds: ids, payload });
   return r.unreached.length ? handOver(deps, msg, frame, r, 0, done) : { ...r, ...done, shards: 0, handedOver: 0 };
@@ -93,9 +90,10 @@ function shardFrame(msg: QueueMessage, shard: Shard, frameId: string): Frame {
 }
 
 /**
- * The deadline came first: the connections not reached, and those that failed, go back on the
- * queue as shards of this frame (at most `shardSize` each, or as large as one SQS message
- * takes), and the record is done. Connections that got the frame do not get it again.
+ * The connections this invocation did not get the frame to (not reached before the deadline,
+ * and those that failed) go back on the queue as shards of this frame (at most `shardSize`
+ * each, or as large as one SQS message takes), and the record is done. Connections that got
+ * the frame do not get it again.
  */
 async function handOver(
   deps: DeliverDeps,
@@ -111,7 +109,9 @@ async function handOver(
   // The shards carry the frame's seq and sent_at, so what they post is what was posted so far.
   const shards = splitShards({ ...msg, shard: undefined }, frame.id, ids, deps.shardSize || ids.length, frame);
   await enqueue(deps, shards, stream);
-  deps.logger?.warn('fan-out: deadline reached, connections handed over to the queue', { stream: streamKey(stream), frameId: frame.id, handedOver: ids.length, shards: shards.length });
+  deps.logger?.warn(`fan-out: ${r.unreached.length ? 'deadline reached' : 'posts failed'}, connections handed over to the queue`, {
+    stream: streamKey(stream), frameId: frame.id, handedOver: ids.length, unreached: r.unreached.length, failed: r.failures.length, shards: shards.length,
+  });
   return { delivered: r.delivered, pruned: r.pruned, failed: 0, failures: [], unreached: [], ...done, shards: shardsSoFar + shards.length, handedOver: ids.length };
 }
 
