@@ -11,6 +11,7 @@ import { isGone, retryThrottled } from './management.js';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { deleteConnection, type ConnectionStoreDeps } from './connections.js';
 import { CONNECT_GRACE_SECONDS } from './defaults.js';
+import { mapLimit } from './concurrency.js';
 
 export interface FanoutResult {
   delivered: number;
@@ -73,11 +74,7 @@ export async function fanOut(deps: FanoutDeps, target: FanoutTarget): Promise<Fa
   const ids = target.connectionIds;
   const now = deps.now ?? Date.now;
   const stopAt = deps.stopAt ?? Infinity;
-  let next = 0;
-  const workers = Array.from({ length: Math.max(1, deps.concurrency ?? 32) }, async () => {
-    while (next < ids.length && now() < stopAt) await deliver(ids[next++]);
-  });
-  await Promise.all(workers);
-  result.unreached = ids.slice(next);
+  const posted = await mapLimit(ids, deps.concurrency ?? 32, async (id) => (await deliver(id), true), () => now() >= stopAt);
+  result.unreached = ids.filter((_, i) => !posted[i]);
   return result;
 }
