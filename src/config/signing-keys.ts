@@ -12,7 +12,7 @@
 type Credentials = StageAccess['credentials'];
 import { HermesError, UsageError } from '../core/errors.js';
 import type { HermesConfig } from './resolve.js';
-import type { StageAccess } from './stage-access.js';
+import { notRecorded, type StageAccess } from './stage-access.js';
 import { currentKey, parseKeyRing, rotateKeyRing, serializeKeyRing, staticKeySource, type KeyRing, type KeySource, type SigningKey } from '../core/signing-keys.js';
 
 /** Credentials for the stage's parameter store: the user's, else loopback placeholders, else the SDK's chain. */
@@ -28,11 +28,7 @@ export async function readCredentials(credentials: Credentials, endpoint: string
 
 function where(cfg: HermesConfig): { name: string; endpoint?: string; region: string } {
   const endpoint = cfg.endpoints.ssm.value;
-  if (cfg.stage.value === 'local' && !endpoint) {
-    throw new HermesError(`No local stack is running (no SSM endpoint recorded in ${cfg.stateDir.value}): the local signing keys are served by \`hermes dev\`.`, {
-      hint: 'Start the local stack in another terminal with `hermes dev`, or pass --stage for a deployed stage.',
-    });
-  }
+  if (cfg.stage.value === 'local' && !endpoint) throw notRecorded(cfg, 'SSM endpoint');
   return { name: cfg.names.parameter('signingKeys'), endpoint, region: cfg.region.value };
 }
 

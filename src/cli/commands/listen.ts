@@ -94,7 +94,7 @@ async function refusalReason(ctx: CliContext, token: string, startedWith?: Stage
 
 async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResult> {
   const { parseDuration, parseIntFlag } = await import('../../config/parse.js');
-  const { HermesError, StackNotRunningError } = await import('../../core/errors.js');
+  const { HermesError } = await import('../../core/errors.js');
   const count = opts.count === undefined ? undefined : parseIntFlag('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
   const { parseSinceFlag, sinceSeq } = await import('../history-since.js');
   const sinceFlag = opts.since === undefined ? undefined : await parseSinceFlag(opts.since);
@@ -102,12 +102,8 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   const cfg = ctx.config();
   const base = cfg.endpoints.websocket.value;
   if (!base) {
-    throw new StackNotRunningError(
-      cfg.stage.value === 'local'
-        ? `No local stack is running (no WebSocket endpoint recorded in ${cfg.stateDir.value}).`
-        : `Stage "${cfg.stage.value}" has no WebSocket endpoint recorded: it was never deployed from here.`,
-      { hint: cfg.stage.value === 'local' ? 'Start it in another terminal with `hermes dev`.' : 'Set HERMES_WEBSOCKET_URL, or deploy the stage from here.' },
-    );
+    const { notRecorded } = await import('../../config/stage-access.js');
+    throw notRecorded(cfg, 'WebSocket endpoint', 'Set HERMES_WEBSOCKET_URL, or deploy the stage from here.');
   }
   const { token, user, room, minted } = await mintOrTake(ctx, opts);
   // What the local stack was when we started, to tell a restart from a revocation later.
