@@ -16,7 +16,7 @@ import { notRecorded, type StageAccess } from './stage-access.js';
 import { currentKey, parseKeyRing, rotateKeyRing, serializeKeyRing, staticKeySource, type KeyRing, type KeySource, type SigningKey } from '../core/signing-keys.js';
 
 /** Credentials for the stage's parameter store: the user's, else loopback placeholders, else the SDK's chain. */
-export async function readCredentials(credentials: Credentials, endpoint: string | undefined) {
+async function readCredentials(credentials: Credentials, endpoint: string | undefined) {
   const { defaultCredentials } = await import('../core/clients.js');
   const explicit = await credentials();
   if (explicit) return explicit;
