@@ -86,8 +86,10 @@ export async function rotateStageKeys(cfg: HermesConfig, credentials: Credential
   } catch (err) {
     throw new UsageError((err as Error).message, { hint: 'Wait until older keys are past their grace, or rotate with --grace 0.' });
   }
-  const { SSMClient, PutParameterCommand } = await import('@aws-sdk/client-ssm');
+  const [{ SSMClient, PutParameterCommand }, { recordFailedCalls }] = await Promise.all([import('@aws-sdk/client-ssm'), import('../core/aws-failure.js')]);
   const ssm = new SSMClient({ region: w.region, ...(w.endpoint ? { endpoint: w.endpoint } : {}), credentials: await readCredentials(credentials, w.endpoint) });
+  // A refused PutParameter is reported as that call (service, operation, status), like every other.
+  recordFailedCalls(ssm, 'ssm');
   try {
     await ssm.send(new PutParameterCommand({ Name: w.name, Value: serializeKeyRing(next.ring), Type: 'SecureString', Overwrite: true }));
   } finally {
