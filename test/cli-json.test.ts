@@ -240,6 +240,27 @@ describe('--json for every verb', () => {
   });
 });
 
+describe('the code of an AWS error', () => {
+  it('is the kind deploy explains it by, for every name of that kind', async () => {
+    const { errorJson } = await import('../src/cli/errors.js');
+    const { deployError } = await import('../src/deploy/errors.js');
+    const at = { service: 'lambda', action: 'CreateFunction', resource: 'function hermes-x-connect', region: 'eu-west-1' };
+    const cases: Array<[string, string, RegExp]> = [
+      ['AccessDeniedException', 'access_denied', /missing lambda:CreateFunction/],
+      ['UnauthorizedOperation', 'access_denied', /missing lambda:CreateFunction/],
+      ['ExpiredTokenException', 'expired_credentials', /expired/],
+      ['RequestExpired', 'expired_credentials', /expired/],
+      ['InvalidClientTokenId', 'bad_credentials', /does not accept these credentials/],
+      ['CredentialsProviderError', 'no_credentials', /No AWS credentials/],
+    ];
+    for (const [name, code, deployHint] of cases) {
+      const err = Object.assign(new Error('refused'), { name, $fault: 'client', $metadata: { httpStatusCode: 403 } });
+      expect(errorJson(err).error.code, name).toBe(code);
+      expect(deployError(err, at).hint, name).toMatch(deployHint);
+    }
+  });
+});
+
 describe('help and version with --json', () => {
   it('sub-verb help lists the global options', async () => {
     const r = await cli(['publish', '--help']);

@@ -153,6 +153,34 @@ describe('hermes listen', () => {
     }
   });
 
+  it('asks a persisted stack that restarted with other keys why it refuses the token', async () => {
+    const { startTestStack } = await import('./helpers/stack.js');
+    const { writeStageRecord } = await import('../src/config/stage-record.js');
+    const { localStageRecord } = await import('../src/local/state.js');
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'hermes-restart-'));
+    const dataDir = path.join(stateDir, 'data');
+    const first = await startTestStack({ dataDir, parameterFile: path.join(stateDir, 'first-keys.json') });
+    let second: Awaited<ReturnType<typeof startTestStack>> | undefined;
+    try {
+      writeStageRecord(stateDir, localStageRecord(first));
+      const run = (await import('./helpers/cli.js')).startCli(['--state-dir', stateDir, 'listen', '--room', 'restart-room'], { env: s.env });
+      await run.waitFor('stderr', 'listening to room');
+      const port = first.gateway.port;
+      await first.close();
+      // The same tables, read at the new stack's addresses, but a key ring of its own.
+      second = await startTestStack({ ports: { gateway: port, dynamodb: 0, sqs: 0 }, dataDir, parameterFile: path.join(stateDir, 'second-keys.json') });
+      writeStageRecord(stateDir, localStageRecord(second));
+      const { code, stderr } = await run.done;
+      expect(code).toBe(1);
+      expect(stderr).toContain('the local stack restarted');
+      expect(stderr).toMatch(/and it refuses the token: .*key/);
+      expect(stderr).not.toContain('it was not revoked');
+    } finally {
+      await second?.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 1 at once when a given token is refused from the start', async () => {
     const t = await issueToken(
       { ddb: s.stack.ddb, table: s.stack.names.tokensTable, signingKey: await s.stack.signingKeys.current(), bcryptCost: 4, now: () => Date.now() - 3 * 3600_000 },

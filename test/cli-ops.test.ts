@@ -250,6 +250,10 @@ describe('with no stack running', () => {
         ['dlq', 'list'],
         ['dlq', 'redrive'],
         ['dlq', 'purge', '--yes'],
+        // The signing keys and the WebSocket URL are recorded like the rest: the same error.
+        ['secret', 'rotate'],
+        ['secret', 'show'],
+        ['listen', '--room', 'x'],
       ]) {
         const r = await cli(['--state-dir', empty, '--json', ...argv]);
         expect(r.code, argv.join(' ')).toBe(1);

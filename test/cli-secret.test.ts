@@ -76,4 +76,29 @@ describe('hermes secret on the local stack', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Invalid --grace value: "soon"/);
   });
+
+  it('a PutParameter the store refuses is reported as that call, with its status and AWS code', async () => {
+    const { createServer } = await import('node:http');
+    const { newKeyRing, serializeKeyRing } = await import('../src/core/signing-keys.js');
+    const ring = serializeKeyRing(newKeyRing());
+    // A parameter store that reads and refuses to write.
+    const store = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const read = req.headers['x-amz-target'] === 'AmazonSSM.GetParameter';
+        res.writeHead(read ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'rid-ssm' });
+        res.end(JSON.stringify(read ? { Parameter: { Name: 'p', Value: ring, Version: 1 } } : { __type: 'ParameterLimitExceeded', message: 'too many versions' }));
+      });
+    });
+    await new Promise<void>((r) => store.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = store.address() as import('node:net').AddressInfo;
+      const r = await s.run(['--json', '--stage', 'elsewhere', 'secret', 'rotate'], { env: { ...s.env, AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${port}` } });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'aws_error', service: 'ssm', operation: 'PutParameter', httpStatus: 400, awsCode: 'ParameterLimitExceeded', requestId: 'rid-ssm' });
+      expect(r.stderr).toContain('error: ssm PutParameter failed: HTTP 400 ParameterLimitExceeded: too many versions');
+    } finally {
+      store.close();
+    }
+  });
 });

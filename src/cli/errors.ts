@@ -6,6 +6,7 @@
  */
 import { HermesError, InvalidInputError, UsageError, unreachableCode } from '../core/errors.js';
 import { failedCall, failureText, isAwsCallError } from '../core/aws-failure.js';
+import { awsErrorKind } from '../core/aws-error-kind.js';
 import { runnable } from '../config/invocation.js';
 
 type Env = Record<string, string | undefined>;
@@ -63,25 +64,17 @@ export function explain(err: unknown): HermesError | undefined {
     return explained('unreachable', `Cannot reach the endpoint (${net}): ${e.message ?? ''}`.trim(),
       'Is `hermes dev` running (or the stage deployed)? Check --endpoint-url, --region and your network.');
   }
-  switch (e?.name) {
-    case 'CredentialsProviderError':
+  switch (awsErrorKind(err)) {
+    case 'no_credentials':
       return explained('no_credentials', 'No AWS credentials were found.',
         'Run `aws configure` or `aws sso login`, set AWS_PROFILE or pass --profile; for the local stack use --stage local.');
-    case 'ExpiredToken':
-    case 'ExpiredTokenException':
-    case 'TokenRefreshRequired':
+    case 'expired_credentials':
       return explained('expired_credentials', 'Your AWS credentials have expired.', 'Refresh them (for example `aws sso login`) and try again.');
-    case 'UnrecognizedClientException':
-    case 'InvalidClientTokenId':
-    case 'InvalidSignatureException':
-    case 'SignatureDoesNotMatch':
+    case 'bad_credentials':
       return explained('bad_credentials', `AWS rejected the credentials (${e.name}).`, 'Check the profile or access keys in use, and the region.');
-    case 'AccessDeniedException':
-    case 'AccessDenied':
+    case 'access_denied':
       return explained('access_denied', `Access denied: ${e.message}`, 'The identity in use lacks this permission; see the README for the IAM permissions hermes needs.');
-    case 'ResourceNotFoundException':
-    case 'QueueDoesNotExist':
-    case 'AWS.SimpleQueueService.NonExistentQueue':
+    case 'resource_not_found':
       return explained('resource_not_found', `A resource of this stage does not exist: ${e.message}`,
         'Was the stage deployed (`hermes deploy --stage …`), or is the local stack (`hermes dev`) running with the same --state-dir?');
   }

@@ -12,11 +12,11 @@
 type Credentials = StageAccess['credentials'];
 import { HermesError, UsageError } from '../core/errors.js';
 import type { HermesConfig } from './resolve.js';
-import type { StageAccess } from './stage-access.js';
+import { notRecorded, type StageAccess } from './stage-access.js';
 import { currentKey, parseKeyRing, rotateKeyRing, serializeKeyRing, staticKeySource, type KeyRing, type KeySource, type SigningKey } from '../core/signing-keys.js';
 
 /** Credentials for the stage's parameter store: the user's, else loopback placeholders, else the SDK's chain. */
-export async function readCredentials(credentials: Credentials, endpoint: string | undefined) {
+async function readCredentials(credentials: Credentials, endpoint: string | undefined) {
   const { defaultCredentials } = await import('../core/clients.js');
   const explicit = await credentials();
   if (explicit) return explicit;
@@ -28,11 +28,7 @@ export async function readCredentials(credentials: Credentials, endpoint: string
 
 function where(cfg: HermesConfig): { name: string; endpoint?: string; region: string } {
   const endpoint = cfg.endpoints.ssm.value;
-  if (cfg.stage.value === 'local' && !endpoint) {
-    throw new HermesError(`No local stack is running (no SSM endpoint recorded in ${cfg.stateDir.value}): the local signing keys are served by \`hermes dev\`.`, {
-      hint: 'Start the local stack in another terminal with `hermes dev`, or pass --stage for a deployed stage.',
-    });
-  }
+  if (cfg.stage.value === 'local' && !endpoint) throw notRecorded(cfg, 'SSM endpoint');
   return { name: cfg.names.parameter('signingKeys'), endpoint, region: cfg.region.value };
 }
 
@@ -90,8 +86,10 @@ export async function rotateStageKeys(cfg: HermesConfig, credentials: Credential
   } catch (err) {
     throw new UsageError((err as Error).message, { hint: 'Wait until older keys are past their grace, or rotate with --grace 0.' });
   }
-  const { SSMClient, PutParameterCommand } = await import('@aws-sdk/client-ssm');
+  const [{ SSMClient, PutParameterCommand }, { recordFailedCalls }] = await Promise.all([import('@aws-sdk/client-ssm'), import('../core/aws-failure.js')]);
   const ssm = new SSMClient({ region: w.region, ...(w.endpoint ? { endpoint: w.endpoint } : {}), credentials: await readCredentials(credentials, w.endpoint) });
+  // A refused PutParameter is reported as that call (service, operation, status), like every other.
+  recordFailedCalls(ssm, 'ssm');
   try {
     await ssm.send(new PutParameterCommand({ Name: w.name, Value: serializeKeyRing(next.ring), Type: 'SecureString', Overwrite: true }));
   } finally {

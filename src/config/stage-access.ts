@@ -44,6 +44,22 @@ const memo = <T>(f: () => Promise<T>) => {
   return () => (p ??= f());
 };
 
+/**
+ * The error for a stage with no `what` recorded (an endpoint, its queue URL): the local stack is
+ * not running, or the stage was never deployed from this state dir. `deployedHint` replaces the
+ * deployed stage's hint where the value can also be given another way.
+ */
+export function notRecorded(cfg: HermesConfig, what: string, deployedHint?: string): StackNotRunningError {
+  const stage = cfg.stage.value;
+  return stage === 'local'
+    ? new StackNotRunningError(`No local stack is running (no ${what} recorded in ${cfg.stateDir.value}).`, {
+        hint: 'Start the local stack in another terminal with `hermes dev`, or pass --stage for a deployed stage.',
+      })
+    : new StackNotRunningError(`Stage "${stage}" has no ${what} recorded: it was never deployed from here.`, {
+        hint: deployedHint ?? `Deploy it with \`hermes deploy --stage ${stage}\`, or check --stage and --state-dir.`,
+      });
+}
+
 /** `config` is a getter: resolving may fail, and a caller that never needs the stage never resolves it. */
 export function stageAccess(config: () => HermesConfig, opts: StageAccessOptions = {}): StageAccess {
   const built: Array<{ destroy(): void }> = [];
@@ -58,21 +74,9 @@ export function stageAccess(config: () => HermesConfig, opts: StageAccessOptions
     return undefined;
   });
 
-  const stackHint = () => {
-    const cfg = config();
-    return cfg.stage.value === 'local'
-      ? 'Start the local stack in another terminal with `hermes dev`, or pass --stage for a deployed stage.'
-      : `Deploy it with \`hermes deploy --stage ${cfg.stage.value}\`, or check --stage and --state-dir.`;
-  };
   const need = (value: string | undefined, what: string): string => {
     if (value) return value;
-    const cfg = config();
-    throw new StackNotRunningError(
-      cfg.stage.value === 'local'
-        ? `No local stack is running (no ${what} recorded in ${cfg.stateDir.value}).`
-        : `Stage "${cfg.stage.value}" has no ${what} recorded: it was never deployed from here.`,
-      { hint: stackHint() },
-    );
+    throw notRecorded(config(), what);
   };
 
   /**

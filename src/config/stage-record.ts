@@ -3,10 +3,11 @@
  * stack and by `hermes deploy` for a deployed stage, so that other commands (and, later, a
  * backend library) find the stage's endpoints and queues without asking AWS.
  */
-import { mkdirSync, readFileSync, writeFileSync, rmSync, existsSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { DEFAULT_STAGE } from '../core/defaults.js';
+import { writePrivateFile } from './private-file.js';
 
 export interface ServiceEndpoints {
   dynamodb?: string;
@@ -53,10 +54,7 @@ export function readStageRecord(stateDir: string, stage: string): StageRecord | 
 /** Writes the record with mode 0600 (the local one holds a secret); returns its path. */
 export function writeStageRecord(stateDir: string, record: StageRecord): string {
   const file = stageRecordPath(stateDir, record.stage);
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file); // atomic: readers never see half a file
+  writePrivateFile(file, `${JSON.stringify(record, null, 2)}\n`);
   return file;
 }
 

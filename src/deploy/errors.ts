@@ -10,6 +10,7 @@
  */
 import { HermesError, unreachableCode } from '../core/errors.js';
 import { failedCall, failureText } from '../core/aws-failure.js';
+import { awsErrorKind } from '../core/aws-error-kind.js';
 
 /** What a person or a script needs to act on a failed call. */
 export interface CallFailure {
@@ -61,14 +62,6 @@ export class DeployError extends HermesError implements CallFailure {
   }
 }
 
-const ACCESS = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError']);
-const EXPIRED = new Set(['ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'TokenRefreshRequired']);
-const BAD_CREDS = new Set(['UnrecognizedClientException', 'InvalidClientTokenId', 'InvalidSignatureException', 'SignatureDoesNotMatch']);
-const QUOTA = new Set([
-  'LimitExceeded', 'LimitExceededException', 'ServiceQuotaExceededException', 'CodeStorageExceededException',
-  'TooManyRequestsException', 'ThrottlingException', 'Throttling', 'RequestLimitExceeded', 'OverLimit',
-]);
-
 /** The IAM action a call needs, as the deploying user's policy must name it. */
 export function iamAction(service: string, action: string): string {
   if (service === 'apigatewayv2') {
@@ -107,22 +100,22 @@ export function deployError(err: unknown, at: CallSite): DeployError {
       : 'Something other than AWS answered (a proxy, a captive portal, a firewall): check HTTPS_PROXY and your network.';
     return new DeployError({ ...base, notAws: true }, failureText(err, { ...f, endpoint }), { ...opts, hint });
   }
-  const name = errorName(err) ?? 'Error';
+  const kind = awsErrorKind(err);
   let hint: string;
-  if (ACCESS.has(name)) {
+  if (kind === 'access_denied') {
     hint = `The identity in use is missing ${iamAction(at.service, at.action)}; grant it (docs/deploy.md lists every permission deploy needs).`;
-  } else if (EXPIRED.has(name)) {
+  } else if (kind === 'expired_credentials') {
     hint = 'Your AWS credentials have expired: refresh them (e.g. `aws sso login`) and run deploy again; it continues where it stopped.';
-  } else if (name === 'CredentialsProviderError') {
+  } else if (kind === 'no_credentials') {
     hint = 'No AWS credentials were found: run `aws configure` or `aws sso login`, set AWS_PROFILE, or pass --profile.';
-  } else if (BAD_CREDS.has(name)) {
+  } else if (kind === 'bad_credentials') {
     hint = `AWS does not accept these credentials in region "${at.region}": check --profile, AWS_PROFILE or the access keys, and that the region is enabled for your account.`;
-  } else if (QUOTA.has(name)) {
+  } else if (kind === 'quota') {
     hint = 'An AWS quota or rate limit was reached: wait a minute and deploy again, or ask for a higher quota in the Service Quotas console.';
   } else {
     hint = 'Fix the cause above and run deploy again; resources already in place are kept and reused.';
   }
-  const awsCode = name === 'CredentialsProviderError' ? undefined : f.awsCode;
+  const awsCode = kind === 'no_credentials' ? undefined : f.awsCode;
   return new DeployError({ ...base, awsCode }, failureText(err, f), { ...opts, hint });
 }
 

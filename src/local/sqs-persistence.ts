@@ -17,8 +17,8 @@
  * that were in flight (received, not yet deleted) come back visible at once: the process that
  * had them is gone, as if their visibility timeout had run out.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writePrivateFile } from '../config/private-file.js';
 
 /** The parts of local-aws-sqs's Queue this relies on (its package is pinned in the lockfile). */
 interface Entry {
@@ -170,10 +170,7 @@ export function persistQueues(service: SqsServiceLike, file: string, onError: (m
 
   const write = () => {
     try {
-      mkdirSync(path.dirname(file), { recursive: true });
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(snapshot()), { mode: 0o600 });
-      renameSync(tmp, file);
+      writePrivateFile(file, JSON.stringify(snapshot()));
     } catch (err) {
       onError(`could not save the queues to ${file}: ${(err as Error).message}`);
     }

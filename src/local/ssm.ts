@@ -7,7 +7,8 @@
  * emulators; the server listens on loopback unless the stack is told otherwise.
  */
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, renameSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writePrivateFile } from '../config/private-file.js';
 import { bindPort, closeServer } from './bind.js';
 
 interface Stored {
@@ -40,11 +41,7 @@ export async function startSsm(opts: { host: string; port?: number; file?: strin
     opts.file && existsSync(opts.file) ? Object.entries(JSON.parse(readFileSync(opts.file, 'utf8')) as Record<string, Stored>) : [],
   );
   const save = () => {
-    if (!opts.file) return;
-    const tmp = `${opts.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(Object.fromEntries(params), null, 2), { mode: 0o600 });
-    renameSync(tmp, opts.file);
-    chmodSync(opts.file, 0o600);
+    if (opts.file) writePrivateFile(opts.file, JSON.stringify(Object.fromEntries(params), null, 2));
   };
   const put = (name: string, value: string, type = 'SecureString', overwrite = true, description?: string) => {
     const old = params.get(name);

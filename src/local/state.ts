@@ -5,7 +5,7 @@
  * valid against a persisted database. The record's format and its reading and writing are
  * src/config's.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { readStageRecord, type StageRecord } from '../config/stage-record.js';

@@ -70,23 +70,23 @@ async function refusalReason(ctx: CliContext, token: string, startedWith?: Stage
     if (now.ephemeral || startedWith.ephemeral || !now.endpoints.ssm || !now.endpoints.dynamodb) {
       return `${restarted} in memory, so the key and tables that issued this token are gone; it was not revoked.`;
     }
-    const [{ createDocumentClient }, { readCredentials }, { getParameter }, { parseKeyRing, staticKeySource }] = await Promise.all([
-      import('../../core/clients.js'),
+    // The new stack, resolved again (its record has its new address) and reached as every
+    // command reaches a stage: its own tables, and its keys from its parameter store.
+    const [{ resolveConfig }, { stageAccess }, { readStageKeyRing }, { staticKeySource }] = await Promise.all([
+      import('../../config/resolve.js'),
+      import('../../config/stage-access.js'),
       import('../../config/signing-keys.js'),
-      import('../../core/ssm-parameter.js'),
       import('../../core/signing-keys.js'),
     ]);
-    const region = now.region ?? ctx.config().region.value;
-    const name = ctx.config().names.parameter('signingKeys');
-    const ddb = await createDocumentClient({ region, endpoint: now.endpoints.dynamodb });
+    const restartedCfg = resolveConfig(ctx.opts, ctx.io.env, ctx.io.cwd);
+    const restartedStage = stageAccess(() => restartedCfg);
     try {
-      // The new stack's own keys, from its parameter store (the same reader every command uses).
-      const ssm = now.endpoints.ssm;
-      const ring = parseKeyRing((await getParameter({ name, endpoint: ssm, region, credentials: await readCredentials(ctx.credentials, ssm) })).value, `SSM parameter ${name}`);
-      const reason = await why(() => verifyToken({ ddb, table: ctx.config().names.tokensTable, keys: staticKeySource(ring) }, token));
+      const ring = await readStageKeyRing(restartedCfg, restartedStage.credentials);
+      const ddb = await restartedStage.ddb();
+      const reason = await why(() => verifyToken({ ddb, table: restartedCfg.names.tokensTable, keys: staticKeySource(ring) }, token));
       return reason ? `${restarted}, and it refuses the token: ${reason}` : `${restarted} and was refusing connections while it started.`;
     } finally {
-      ddb.destroy();
+      restartedStage.close();
     }
   }
   return why(async () => verifyToken({ ddb: await ctx.ddb(), table: ctx.config().names.tokensTable, keys: await ctx.signingKeys() }, token));
@@ -94,7 +94,7 @@ async function refusalReason(ctx: CliContext, token: string, startedWith?: Stage
 
 async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResult> {
   const { parseDuration, parseIntFlag } = await import('../../config/parse.js');
-  const { HermesError, StackNotRunningError } = await import('../../core/errors.js');
+  const { HermesError } = await import('../../core/errors.js');
   const count = opts.count === undefined ? undefined : parseIntFlag('--count', opts.count, 1, Number.MAX_SAFE_INTEGER);
   const { parseSinceFlag, sinceSeq } = await import('../history-since.js');
   const sinceFlag = opts.since === undefined ? undefined : await parseSinceFlag(opts.since);
@@ -102,12 +102,8 @@ async function listen(ctx: CliContext, opts: ListenOptions): Promise<CommandResu
   const cfg = ctx.config();
   const base = cfg.endpoints.websocket.value;
   if (!base) {
-    throw new StackNotRunningError(
-      cfg.stage.value === 'local'
-        ? `No local stack is running (no WebSocket endpoint recorded in ${cfg.stateDir.value}).`
-        : `Stage "${cfg.stage.value}" has no WebSocket endpoint recorded: it was never deployed from here.`,
-      { hint: cfg.stage.value === 'local' ? 'Start it in another terminal with `hermes dev`.' : 'Set HERMES_WEBSOCKET_URL, or deploy the stage from here.' },
-    );
+    const { notRecorded } = await import('../../config/stage-access.js');
+    throw notRecorded(cfg, 'WebSocket endpoint', 'Set HERMES_WEBSOCKET_URL, or deploy the stage from here.');
   }
   const { token, user, room, minted } = await mintOrTake(ctx, opts);
   // What the local stack was when we started, to tell a restart from a revocation later.
